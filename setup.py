@@ -1,0 +1,21 @@
+"""Packaging for scrapyd eggs (``scrapyd-deploy``) and ``pip install -e .``.
+
+The shipped example configs live in ``examples/`` at the top of the repository and are
+packaged as ``tiktok_scrapy.examples`` so that a config can be named by example in a
+scrapyd job (``-d config=quickstart``).
+"""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="tiktok-scrapy",
+    version="0.1.0",
+    description="Scrapy crawler for TikTok's Research API, with a local sandbox of the API",
+    python_requires=">=3.11",
+    packages=[*find_packages(include=["tiktok_scrapy", "tiktok_scrapy.*"]), "tiktok_scrapy.examples"],
+    package_dir={"tiktok_scrapy.examples": "examples"},
+    package_data={"tiktok_scrapy.examples": ["*.yaml", "*.json", "*.txt"], "tiktok_scrapy": ["schemas/*.json"]},
+    include_package_data=True,
+    entry_points={"scrapy": ["settings = tiktok_scrapy.settings"]},
+    zip_safe=False,
+)

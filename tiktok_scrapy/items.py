@@ -1,0 +1,66 @@
+"""Item types the spiders yield.
+
+Each is a ``dict`` subclass: it keeps every key the API sent (new keys included) with no
+declared-field ceremony, ``itemadapter`` and the feed exporters handle it as a dict, and
+the class tells feeds (``item_classes``) and MongoDB (``collection``) where it goes.
+The codebook models that validate them live in ``tiktok_scrapy.schemas``.
+
+Provenance sits under one key, ``_crawl``: ``{"chain", "endpoint", "query_id", "window",
+"search_id", "cursor", "page", "log_id", "crawled_at"}`` (keys that do not apply absent).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class ApiItem(dict):
+    """Base of every item: a dict with the collection/feed name it belongs to."""
+
+    collection: ClassVar[str] = "items"
+
+
+class Video(ApiItem):
+    """A video object as the API sent it, plus ``_crawl``."""
+
+    collection = "videos"
+
+
+class User(ApiItem):
+    """A user-info object plus the requested ``username``."""
+
+    collection = "users"
+
+
+class Comment(ApiItem):
+    """A comment object as sent."""
+
+    collection = "comments"
+
+
+class FollowEdge(ApiItem):
+    """``{"source": follower, "target": followed, "display_name": listed account's}``."""
+
+    collection = "follow_edges"
+
+
+class UserVideoLink(ApiItem):
+    """A video object plus ``account`` (whose list) and ``relation`` (liked/pinned/reposted)."""
+
+    collection = "user_videos"
+
+
+class Playlist(ApiItem):
+    """One playlist with every video id gathered across its pages."""
+
+    collection = "playlists"
+
+
+ITEM_CLASSES: tuple[type[ApiItem], ...] = (
+    Video,
+    User,
+    Comment,
+    FollowEdge,
+    UserVideoLink,
+    Playlist,
+)

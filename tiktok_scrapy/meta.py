@@ -1,0 +1,25 @@
+"""Request.meta keys this project sets and reads (lower-case, like Scrapy's own).
+
+- ``tiktok_chain`` (str): id of the chain (one paginated sequence) the request belongs to.
+- ``tiktok_endpoint`` (str): name of the endpoint in ``api.endpoints.ENDPOINTS``.
+- ``tiktok_page`` (int): 0-based page number within the chain.
+- ``tiktok_token_request`` (bool): the client-credentials token request itself; quota,
+  retry and token middlewares leave it alone.
+- ``tiktok_auth_retried`` (bool): already resent once after a 401.
+- ``tiktok_retry_times`` (int): error-aware retries done so far.
+- ``tiktok_search_id_retries`` (int): retries of an "invalid or expired" search_id.
+- ``tiktok_outcome`` (str): classification the retry middleware gave a final response
+  (see ``api.errors.Outcome``), read by the spider to record the page.
+- ``tiktok_quota_reserved`` (str): quota family a request was charged to.
+- ``dont_retry``: Scrapy's own; honoured by our retry middleware.
+"""
+
+CHAIN = "tiktok_chain"
+ENDPOINT = "tiktok_endpoint"
+PAGE = "tiktok_page"
+TOKEN_REQUEST = "tiktok_token_request"
+AUTH_RETRIED = "tiktok_auth_retried"
+RETRY_TIMES = "tiktok_retry_times"
+SEARCH_ID_RETRIES = "tiktok_search_id_retries"
+OUTCOME = "tiktok_outcome"
+QUOTA_RESERVED = "tiktok_quota_reserved"

@@ -1,0 +1,127 @@
+"""Project settings: every setting this project reads, with its default and what it does.
+
+Override any of them with ``-s NAME=value`` or in a scrapyd job. Settings named
+``TIKTOK_*`` are ours; ``MONGODB_*`` configure storage; ``CASSETTE_*`` record/replay HTTP.
+Secrets (client key/secret, MongoDB URI with a password) may also come from the
+environment variables of the same name; they are never logged.
+"""
+
+from __future__ import annotations
+
+BOT_NAME = "tiktok_scrapy"
+SPIDER_MODULES = ["tiktok_scrapy.spiders"]
+NEWSPIDER_MODULE = "tiktok_scrapy.spiders"
+COMMANDS_MODULE = "tiktok_scrapy.commands"
+
+# --- The API -------------------------------------------------------------------------
+# Base URL of the Research API; the token URL is {TIKTOK_API_URL}/v2/oauth/token/.
+TIKTOK_API_URL = "https://open.tiktokapis.com"
+# Client credentials. Default: the TIKTOK_CLIENT_KEY / TIKTOK_CLIENT_SECRET environment
+# variables. Never put them in a committed file.
+TIKTOK_CLIENT_KEY = None
+TIKTOK_CLIENT_SECRET = None
+# Fetch a new token this many seconds before the current one expires (tokens live 2 h).
+TIKTOK_TOKEN_REFRESH_MARGIN = 300
+# Start the local sandbox in-process on a free loopback port and crawl it with sandbox
+# credentials (no account needed). TIKTOK_SANDBOX_OPTIONS passes sandbox options
+# (seed, faults, quotas ...; see docs/sandbox.md), e.g. {"seed": 1, "error_rate": 0.1}.
+TIKTOK_SANDBOX = False
+TIKTOK_SANDBOX_OPTIONS: dict = {}
+
+# --- Quota ---------------------------------------------------------------------------
+# Keep a ledger of requests spent per client key, quota family and UTC day.
+TIKTOK_QUOTA_ENABLED = True
+# Ledger location: a SQLite file path, or (when MONGODB_URI is set) a MongoDB collection
+# name. Default: ~/.local/share/tiktok-scrapy/quota.sqlite, or collection "quota_ledger".
+TIKTOK_QUOTA_LEDGER = None
+# Daily request limits per family, from TikTok's documentation. Lower them to split an
+# organisation's quota between people or jobs.
+TIKTOK_QUOTA_DAILY_REQUESTS = {"main": 1000, "follow": 20000}
+# What to do when a family is spent: "stop" (close with reason quota_exhausted; resume
+# with the same JOBDIR tomorrow) or "wait" (sleep until 00:00 UTC + margin, go on).
+TIKTOK_QUOTA_ON_EXHAUSTED = "stop"
+TIKTOK_QUOTA_WAIT_MARGIN = 60
+# Cap on requests per second across the crawl (0: no cap). TikTok documents none;
+# clients commonly keep to 5-10.
+TIKTOK_MAX_REQUESTS_PER_SECOND = 8.0
+
+# --- Retries -------------------------------------------------------------------------
+# Error-aware retries (500s, 502-504, HTML/non-JSON bodies, transient 400s), with
+# exponential backoff: min(BACKOFF_MAX, BACKOFF_BASE * 2**n) * jitter in [0.5, 1.5).
+TIKTOK_RETRY_TIMES = 6
+TIKTOK_RETRY_BACKOFF_BASE = 1.0
+TIKTOK_RETRY_BACKOFF_MAX = 60.0
+# "Search Id ... invalid or expired": retries before restarting the chain without it.
+TIKTOK_SEARCH_ID_RETRY_TIMES = 3
+# A window that keeps failing with 500s is split in halves down to one day, then by
+# this query field (region_code or video_length); None: give up on that day.
+TIKTOK_WINDOW_SPLIT_FIELD = "video_length"
+# End a chain after this many empty pages in a row that still say has_more.
+TIKTOK_STALL_EMPTY_PAGES = 5
+
+# --- Output --------------------------------------------------------------------------
+# Output folder for the default JSONL feeds, page records and report. {spider} and {job}
+# (the JOBDIR's name, or a UTC timestamp) are filled in.
+TIKTOK_OUTPUT_DIR = "data/{spider}/{job}"
+# Write one page record per API response (pages.jsonl, or MongoDB "pages").
+TIKTOK_PAGE_RECORDS = True
+# Seconds between progress log lines.
+TIKTOK_PROGRESS_INTERVAL = 30.0
+
+# --- Validation and storage ----------------------------------------------------------
+TIKTOK_VALIDATION_ENABLED = True
+# Store ids as strings instead of 64-bit integers (for tools that read JSON as doubles).
+TIKTOK_IDS_AS_STRINGS = False
+# MongoDB: storage is on when MONGODB_URI (setting or environment variable) is set.
+MONGODB_URI = None
+MONGODB_DATABASE = "tiktok_research"
+MONGODB_BATCH_SIZE = 500
+MONGODB_FLUSH_SECONDS = 2.0
+# Keep engagement counts per crawl in <collection>_snapshots.
+MONGODB_SNAPSHOTS = False
+
+# --- Cassettes (record/replay HTTP) --------------------------------------------------
+CASSETTE_MODE = "off"  # record | replay | off
+CASSETTE_NAME = None
+CASSETTE_DIR = "fixtures/cassettes"
+
+# --- Scrapy --------------------------------------------------------------------------
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+# They open local ports; a crawler of a rate-limited API does not need them.
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
+ROBOTSTXT_OBEY = False
+COOKIES_ENABLED = False
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 16
+DOWNLOAD_DELAY = 0
+DOWNLOAD_TIMEOUT = 300  # the API can take minutes before a 504
+AUTOTHROTTLE_ENABLED = False
+# Our retry middleware replaces Scrapy's: it reads the error body, not only the status.
+RETRY_ENABLED = False
+# Error responses reach the spider, which records them as page records.
+HTTPERROR_ALLOW_ALL = True
+FEED_EXPORT_ENCODING = "utf-8"
+# Crash-safe scheduler queue: each push/pop is a SQLite transaction (used with JOBDIR).
+SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleLifoSQLiteQueue"
+LOG_LEVEL = "INFO"
+
+DOWNLOADER_MIDDLEWARES = {
+    "tiktok_scrapy.middlewares.quota.QuotaMiddleware": 540,
+    "tiktok_scrapy.middlewares.retry.ApiRetryMiddleware": 550,
+    "tiktok_scrapy.middlewares.token.TokenMiddleware": 560,
+}
+ITEM_PIPELINES = {
+    "tiktok_scrapy.pipelines.validate.ValidationPipeline": 100,
+    "tiktok_scrapy.pipelines.mongodb.MongoDBPipeline": 500,
+}
+# Starts the sandbox (TIKTOK_SANDBOX) and sets the default per-item-type JSONL feeds.
+ADDONS = {"tiktok_scrapy.addons.TikTokAddon": 0}
+EXTENSIONS = {
+    "tiktok_scrapy.extensions.pagelog.PageLog": 100,
+    "tiktok_scrapy.extensions.progress.Progress": 200,
+}
+FEED_STORAGES = {
+    "": "tiktok_scrapy.feedstorage.UnbufferedFileFeedStorage",
+    "file": "tiktok_scrapy.feedstorage.UnbufferedFileFeedStorage",
+}

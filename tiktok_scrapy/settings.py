@@ -22,6 +22,10 @@ TIKTOK_CLIENT_KEY = None
 TIKTOK_CLIENT_SECRET = None
 # Fetch a new token this many seconds before the current one expires (tokens live 2 h).
 TIKTOK_TOKEN_REFRESH_MARGIN = 300
+# Attempts at the token endpoint when it answers server_error/temporarily_unavailable/5xx or
+# the network fails (exponential backoff from TIKTOK_RETRY_BACKOFF_BASE); then the crawl
+# closes with reason token_unavailable.
+TIKTOK_TOKEN_RETRY_TIMES = 5
 # Start the local sandbox in-process on a free loopback port and crawl it with sandbox
 # credentials (no account needed). TIKTOK_SANDBOX_OPTIONS passes sandbox options
 # (seed, faults, quotas ...; see docs/sandbox.md), e.g. {"seed": 1, "error_rate": 0.1}.
@@ -69,6 +73,9 @@ TIKTOK_PAGE_RECORDS = True
 TIKTOK_PROGRESS_INTERVAL = 30.0
 
 # --- Validation and storage ----------------------------------------------------------
+# Check every item against the codebook (tiktok_scrapy.schemas) and normalise it (NUL bytes
+# stripped, create_datetime added). Invalid items go to invalid_items.jsonl in
+# TIKTOK_OUTPUT_DIR (or the invalid_items collection with MongoDB) with the reason.
 TIKTOK_VALIDATION_ENABLED = True
 # Store ids as strings instead of 64-bit integers (for tools that read JSON as doubles).
 TIKTOK_IDS_AS_STRINGS = False
@@ -79,6 +86,17 @@ MONGODB_BATCH_SIZE = 500
 MONGODB_FLUSH_SECONDS = 2.0
 # Keep engagement counts per crawl in <collection>_snapshots.
 MONGODB_SNAPSHOTS = False
+# Client class, as an import path; tests use "mongomock.MongoClient". The quota ledger
+# reads it too.
+MONGODB_CLIENT_CLASS = "pymongo.MongoClient"
+# Seconds to wait for the server at start (serverSelectionTimeoutMS) before giving up.
+MONGODB_CONNECT_TIMEOUT = 10.0
+# A failed batch write is retried this many times with backoff
+# min(MONGODB_RETRY_BACKOFF_MAX, MONGODB_RETRY_BACKOFF * 2**n); then the crawl stops with
+# reason mongodb_unavailable (resumable: unwritten items are not marked done).
+MONGODB_RETRY_TIMES = 5
+MONGODB_RETRY_BACKOFF = 1.0
+MONGODB_RETRY_BACKOFF_MAX = 30.0
 
 # --- Cassettes (record/replay HTTP) --------------------------------------------------
 CASSETTE_MODE = "off"  # record | replay | off
@@ -107,6 +125,7 @@ SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleLifoSQLiteQueue"
 LOG_LEVEL = "INFO"
 
 DOWNLOADER_MIDDLEWARES = {
+    "tiktok_scrapy.middlewares.gate.ChainGateMiddleware": 530,
     "tiktok_scrapy.middlewares.quota.QuotaMiddleware": 540,
     "tiktok_scrapy.middlewares.retry.ApiRetryMiddleware": 550,
     "tiktok_scrapy.middlewares.token.TokenMiddleware": 560,
@@ -120,6 +139,7 @@ ADDONS = {"tiktok_scrapy.addons.TikTokAddon": 0}
 EXTENSIONS = {
     "tiktok_scrapy.extensions.pagelog.PageLog": 100,
     "tiktok_scrapy.extensions.progress.Progress": 200,
+    "tiktok_scrapy.extensions.statsfile.StatsFile": 900,
 }
 FEED_STORAGES = {
     "": "tiktok_scrapy.feedstorage.UnbufferedFileFeedStorage",

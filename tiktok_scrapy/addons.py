@@ -1,0 +1,116 @@
+"""TikTokAddon: the settings a crawl derives from its spider and config, set before freezing.
+
+Scrapy builds the spider (and so loads and validates its config) before it applies
+add-ons, so this is the one place that can turn a config into settings:
+- ``TIKTOK_SANDBOX``: start the sandbox in a background thread on a free loopback port and
+  point ``TIKTOK_API_URL`` and the credentials at it;
+- ``TIKTOK_OUTPUT_DIR``: resolve ``{spider}``/``{job}`` to a concrete folder;
+- ``FEEDS``: with no feed given (``-o``/``-O``) and no MongoDB, one JSON Lines file per item
+  type in the output folder (appended to on resume);
+- the config's limits: ``max_items`` → ``CLOSESPIDER_ITEMCOUNT``, ``max_minutes`` →
+  ``CLOSESPIDER_TIMEOUT`` (``max_requests`` is enforced by the chain gate).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.settings import BaseSettings
+
+logger = logging.getLogger(__name__)
+
+SANDBOX_CLIENT_KEY = "sandbox-client"
+
+
+class TikTokAddon:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.sandbox: Any = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> TikTokAddon:
+        addon = cls(crawler)
+        crawler.signals.connect(addon._stop_sandbox, signal=signals.engine_stopped)
+        return addon
+
+    def update_settings(self, settings: BaseSettings) -> None:
+        spider = self.crawler.spider
+        if settings.getbool("TIKTOK_SANDBOX"):
+            self._start_sandbox(settings)
+        if spider is None or not hasattr(spider, "config"):
+            return
+        outdir = resolve_output_dir(settings, spider.name)
+        _replace(settings, "TIKTOK_OUTPUT_DIR", str(outdir))
+        if not settings.getdict("FEEDS") and not mongodb_uri(settings):
+            _replace(settings, "FEEDS", default_feeds(outdir, spider))
+        config = spider.config
+        if config.max_items:
+            _replace(settings, "CLOSESPIDER_ITEMCOUNT", config.max_items)
+        if config.max_minutes:
+            _replace(settings, "CLOSESPIDER_TIMEOUT", config.max_minutes * 60)
+
+    def _start_sandbox(self, settings: BaseSettings) -> None:
+        from tiktok_scrapy.sandbox import SandboxOptions, SandboxThread
+
+        options = SandboxOptions.from_dict(settings.getdict("TIKTOK_SANDBOX_OPTIONS"))
+        self.sandbox = SandboxThread(options)
+        url = self.sandbox.start()
+        logger.info("Sandbox started at %s (no credentials needed).", url)
+        _replace(settings, "TIKTOK_API_URL", url)
+        _replace(settings, "TIKTOK_CLIENT_KEY", SANDBOX_CLIENT_KEY)
+        _replace(settings, "TIKTOK_CLIENT_SECRET", options.client_secret)
+        if not settings.get("TIKTOK_QUOTA_LEDGER"):
+            # The sandbox has its own clock and quota: keep its spend out of the real ledger.
+            ledger = Path(tempfile.mkdtemp(prefix="tiktok-sandbox-")) / "quota.sqlite"
+            _replace(settings, "TIKTOK_QUOTA_LEDGER", str(ledger))
+
+    def _stop_sandbox(self) -> None:
+        if self.sandbox is not None:
+            self.sandbox.stop()
+            self.sandbox = None
+
+
+def _replace(settings: BaseSettings, name: str, value: Any) -> None:
+    """Set a derived value at the setting's own priority, so it replaces what is there.
+
+    The project's settings module defines every setting at "project" priority, above
+    add-ons': setting at "addon" priority would be ignored.
+    """
+    settings.set(name, value, priority=max(settings.getpriority(name) or 0, 15))
+
+
+def mongodb_uri(settings: BaseSettings) -> str | None:
+    """The MongoDB URI from the setting or the environment (storage is on when set)."""
+    return settings.get("MONGODB_URI") or os.environ.get("MONGODB_URI") or None
+
+
+def resolve_output_dir(settings: BaseSettings, spider_name: str) -> Path:
+    """``TIKTOK_OUTPUT_DIR`` with ``{spider}`` and ``{job}`` filled in.
+
+    ``{job}`` is the JOBDIR's folder name, so a resumed crawl appends to the same files;
+    without a JOBDIR it is the crawl's UTC start time.
+    """
+    jobdir = settings.get("JOBDIR")
+    job = Path(jobdir).name if jobdir else datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return Path(settings.get("TIKTOK_OUTPUT_DIR").format(spider=spider_name, job=job))
+
+
+def default_feeds(outdir: Path, spider: Any) -> dict[str, dict]:
+    """One JSON Lines feed per item type the spider yields."""
+    classes = getattr(spider, "item_classes", None) or (spider.item_class,)
+    return {
+        str(outdir / f"{cls.collection}.jsonl"): {
+            "format": "jsonlines",
+            "item_classes": [cls],
+            "overwrite": False,
+            "encoding": "utf-8",
+        }
+        for cls in classes
+    }

@@ -1,0 +1,170 @@
+"""Durable per-chain progress: what lets a killed crawl resume without losing a page.
+
+Scrapy's JOBDIR keeps the scheduler queue and ``spider.state``, but ``spider.state`` is
+saved only on a clean close and a request popped before a ``kill -9`` is gone with the
+rest of its chain. So each chain's position (epoch, next page, cursor, search_id) is
+committed to SQLite after the items of a page have been handed on (stored or exported),
+and ``start()`` re-issues every unfinished chain from here.
+
+Without a JOBDIR the same store lives in memory, so the spider has one code path.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+OPEN = "open"
+DONE = "done"
+FAILED = "failed"
+SPLIT = "split"
+FINISHED_STATES = frozenset({DONE, SPLIT})
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS job (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS chains (
+    id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    page INTEGER NOT NULL,
+    cursor TEXT,
+    search_id TEXT,
+    pages INTEGER NOT NULL,
+    items INTEGER NOT NULL,
+    empty_pages INTEGER NOT NULL,
+    reason TEXT,
+    spec TEXT,
+    extra TEXT,
+    updated_at REAL NOT NULL
+);
+"""
+
+
+@dataclass
+class ChainState:
+    """Where a chain stands: the next page to request and what it has produced so far."""
+
+    id: str
+    state: str = OPEN
+    epoch: int = 0  # bumped when the chain restarts from its first page (dead search_id)
+    page: int = 0  # number of the next page to request
+    cursor: Any = None  # cursor to send with that page (None: the first page)
+    search_id: str | None = None
+    pages: int = 0
+    items: int = 0
+    empty_pages: int = 0  # consecutive empty pages that still said has_more
+    reason: str | None = None  # why the chain ended (done/failed/split)
+    spec: dict | None = None  # how to rebuild a chain not derived from the config (splits)
+    extra: dict = field(default_factory=dict)  # per-endpoint accumulation (playlist ids)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED_STATES
+
+
+class CheckpointStore:
+    """SQLite-backed chain states and job metadata (config fingerprint, finished flag)."""
+
+    FILENAME = "tiktok_checkpoints.sqlite"
+
+    def __init__(self, path: str | Path | None) -> None:
+        self.path = Path(path) / self.FILENAME if path else None
+        if self.path:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        target = str(self.path) if self.path else ":memory:"
+        self._db = sqlite3.connect(target, isolation_level=None)
+        if self.path:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a process kill (not a power cut) and is fast.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    @property
+    def durable(self) -> bool:
+        return self.path is not None
+
+    # --- job metadata ----------------------------------------------------------------
+    def get_meta(self, key: str) -> Any:
+        row = self._db.execute("SELECT value FROM job WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self._db.execute(
+            "INSERT INTO job (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, json.dumps(value, default=str)),
+        )
+
+    # --- chains ----------------------------------------------------------------------
+    def load(self) -> dict[str, ChainState]:
+        """Every chain state stored so far, by chain id."""
+        rows = self._db.execute(
+            "SELECT id, state, epoch, page, cursor, search_id, pages, items, empty_pages,"
+            " reason, spec, extra FROM chains"
+        ).fetchall()
+        return {row[0]: _state_from_row(row) for row in rows}
+
+    def save(self, state: ChainState) -> None:
+        """Commit one chain's state (one small transaction)."""
+        self._db.execute(
+            "INSERT INTO chains (id, state, epoch, page, cursor, search_id, pages, items,"
+            " empty_pages, reason, spec, extra, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(id) DO UPDATE SET state = excluded.state, epoch = excluded.epoch,"
+            " page = excluded.page, cursor = excluded.cursor, search_id = excluded.search_id,"
+            " pages = excluded.pages, items = excluded.items,"
+            " empty_pages = excluded.empty_pages, reason = excluded.reason,"
+            " spec = excluded.spec, extra = excluded.extra, updated_at = excluded.updated_at",
+            (
+                state.id,
+                state.state,
+                state.epoch,
+                state.page,
+                json.dumps(state.cursor),
+                state.search_id,
+                state.pages,
+                state.items,
+                state.empty_pages,
+                state.reason,
+                json.dumps(state.spec) if state.spec is not None else None,
+                json.dumps(state.extra),
+                time.time(),
+            ),
+        )
+
+    def counts(self) -> dict[str, int]:
+        """Chains per state, for progress lines and the end-of-crawl summary."""
+        return dict(self._db.execute("SELECT state, COUNT(*) FROM chains GROUP BY state"))
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _state_from_row(row: tuple) -> ChainState:
+    (chain_id, state, epoch, page, cursor, search_id, pages, items, empty, reason, spec,
+     extra) = row
+    return ChainState(
+        id=chain_id,
+        state=state,
+        epoch=epoch,
+        page=page,
+        cursor=json.loads(cursor) if cursor is not None else None,
+        search_id=search_id,
+        pages=pages,
+        items=items,
+        empty_pages=empty,
+        reason=reason,
+        spec=json.loads(spec) if spec else None,
+        extra=json.loads(extra) if extra else {},
+    )
+
+
+def copy_state(original: ChainState, /, **changes: Any) -> ChainState:
+    """A new state with some fields changed (states are treated as values)."""
+    values = asdict(original)
+    values.update(changes)
+    return ChainState(**values)

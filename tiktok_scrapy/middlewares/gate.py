@@ -1,0 +1,51 @@
+"""ChainGateMiddleware: one request in flight per chain, and the request budget.
+
+Pages of a chain must go strictly one after another. After a resume, the same page can
+reach the downloader twice: once from the persisted JOBDIR queue and once re-issued from
+the chain's checkpoint. The spider knows which (epoch, page) each chain expects next and
+lets exactly one request claim it; stale and duplicate requests are dropped here, before
+they cost quota. It also enforces the config's ``max_requests`` budget (data requests sent,
+retries included) by closing the spider with reason ``max_requests``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from scrapy import Request
+from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest
+
+from tiktok_scrapy import meta
+from tiktok_scrapy.closing import request_close
+
+logger = logging.getLogger(__name__)
+
+
+class ChainGateMiddleware:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ChainGateMiddleware:
+        return cls(crawler)
+
+    async def process_request(self, request: Request) -> None:
+        if request.meta.get(meta.CHAIN) is None:
+            return
+        spider = self.crawler.spider
+        admit = getattr(spider, "admit", None)
+        if admit is None:
+            return
+        stats = self.crawler.stats
+        if not admit(request):
+            stats.inc_value("tiktok/gate/dropped")
+            raise IgnoreRequest("not the page its chain expects next (stale or duplicate)")
+        budget = getattr(getattr(spider, "config", None), "max_requests", None)
+        if budget is not None and spider.requests_sent >= budget:
+            if not getattr(self.crawler, "_tiktok_close_reason", None):
+                logger.info("Request budget reached (max_requests=%d): stopping.", budget)
+            request_close(self.crawler, "max_requests")
+            raise IgnoreRequest("request budget reached")
+        spider.requests_sent += 1
+        stats.inc_value("tiktok/requests_sent")

@@ -1,0 +1,69 @@
+"""Advance a chain's checkpoint only once its page's items have been handed on.
+
+A page's items go through the pipelines concurrently with the next page's download, and
+storage may batch them (MongoDB). Committing the checkpoint when the page is parsed would
+lose those items on a ``kill -9``; committing it when each item has fired ``item_scraped``
+(or ``item_dropped``) does not. Pages of one chain are committed in order, and a page whose
+item failed to store (``item_error``) holds its chain back, so the next run redoes it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tiktok_scrapy.checkpoints import ChainState
+
+PageKey = tuple[str, int, int]  # chain id, epoch, page
+
+
+@dataclass
+class _Pending:
+    key: PageKey
+    remaining: int
+    state: ChainState
+    failed: bool = False
+
+
+class PageTracker:
+    """Counts outstanding items per page and calls ``commit(state)`` in page order."""
+
+    def __init__(self, commit: Callable[[ChainState], None]) -> None:
+        self._commit = commit
+        self._chains: dict[str, deque[_Pending]] = {}
+        self._by_key: dict[PageKey, _Pending] = {}
+
+    def page_parsed(self, key: PageKey, items: int, state: ChainState) -> None:
+        """Register a parsed page; ``state`` is the chain's state once it is committed."""
+        entry = _Pending(key, items, state)
+        self._chains.setdefault(key[0], deque()).append(entry)
+        if items:
+            self._by_key[key] = entry
+        else:
+            self._drain(key[0])
+
+    def item_done(self, key: PageKey, ok: bool = True) -> None:
+        """One item of page ``key`` was exported/stored (ok) or failed to be (not ok)."""
+        entry = self._by_key.get(key)
+        if entry is None:
+            return
+        if not ok:
+            entry.failed = True
+        entry.remaining -= 1
+        if entry.remaining <= 0:
+            del self._by_key[key]
+            self._drain(key[0])
+
+    def pending_pages(self) -> int:
+        return sum(len(q) for q in self._chains.values())
+
+    def _drain(self, chain_id: str) -> None:
+        queue = self._chains.get(chain_id)
+        latest: ChainState | None = None
+        while queue and queue[0].remaining <= 0 and not queue[0].failed:
+            latest = queue.popleft().state
+        if queue is not None and not queue:
+            del self._chains[chain_id]
+        if latest is not None:
+            self._commit(latest)

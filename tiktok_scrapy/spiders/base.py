@@ -1,0 +1,538 @@
+"""ResearchApiSpider: config → chains → paged JSON POSTs → items, page records, checkpoints.
+
+A *chain* is one paginated sequence of requests (an endpoint, a body without cursor, and
+for video queries a date window). Chains are independent and run concurrently; the pages
+of one chain are strictly sequential, each sending the cursor (and search_id) the previous
+page returned. A subclass says what it crawls: ``endpoint_name``, ``item_class``, how the
+config becomes chains (``plan``) and, if needed, how records become items (``make_items``).
+
+Every response becomes a page record (signal ``page_recorded``); each item carries its
+provenance under ``_crawl``; each chain's position is checkpointed (``checkpoints.py``)
+once its page's items are handed on, so ``-s JOBDIR=…`` resumes exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from scrapy import Request, Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import CloseSpider, IgnoreRequest
+from scrapy.http import JsonRequest, Response
+from twisted.python.failure import Failure
+
+from tiktok_scrapy import meta
+from tiktok_scrapy.api.endpoints import ENDPOINTS, Endpoint, Pagination
+from tiktok_scrapy.api.errors import Outcome, classify
+from tiktok_scrapy.api.windows import Window
+from tiktok_scrapy.checkpoints import (
+    DONE,
+    FAILED,
+    OPEN,
+    SPLIT,
+    ChainState,
+    CheckpointStore,
+    copy_state,
+)
+from tiktok_scrapy.config import CrawlConfig, load_config
+from tiktok_scrapy.items import ApiItem
+from tiktok_scrapy.page_tracker import PageKey, PageTracker
+from tiktok_scrapy.signals import page_recorded
+
+logger = logging.getLogger(__name__)
+
+EPOCH = "tiktok_epoch"
+CLAIM = "tiktok_claim"
+SENT = "tiktok_sent_at"
+
+
+@dataclass(frozen=True)
+class Chain:
+    """One paginated sequence: endpoint + body (without cursor/search_id) + its input."""
+
+    id: str
+    endpoint: Endpoint
+    body: dict
+    input: Any
+    window: Window | None = None
+    fields: tuple[str, ...] | None = None
+    parent: str | None = None
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def spec(self) -> dict:
+        """Enough to rebuild a chain that the config alone does not imply (splits)."""
+        return {
+            "endpoint": self.endpoint.name,
+            "body": self.body,
+            "input": self.input,
+            "window": self.window.to_json() if self.window else None,
+            "fields": list(self.fields) if self.fields else None,
+            "parent": self.parent,
+        }
+
+    @classmethod
+    def from_spec(cls, chain_id: str, spec: dict) -> Chain:
+        return cls(
+            id=chain_id,
+            endpoint=ENDPOINTS[spec["endpoint"]],
+            body=spec["body"],
+            input=spec["input"],
+            window=Window.from_json(spec["window"]) if spec.get("window") else None,
+            fields=tuple(spec["fields"]) if spec.get("fields") else None,
+            parent=spec.get("parent"),
+        )
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+class ResearchApiSpider(Spider):
+    """Base of every Research API spider."""
+
+    endpoint_name: ClassVar[str]
+    item_class: ClassVar[type[ApiItem]]
+
+    def __init__(self, config: str | None = None, force: Any = False, **kwargs: Any) -> None:
+        private = {k: v for k, v in kwargs.items() if k.startswith("_")}  # scrapyd's _job
+        overrides = {k: v for k, v in kwargs.items() if not k.startswith("_")}
+        super().__init__(**private)
+        self.config: CrawlConfig = load_config(self.name, config, overrides)
+        self.force = _truthy(force)
+        self.endpoint: Endpoint = ENDPOINTS[self.endpoint_name]
+        self.chains: dict[str, Chain] = {}
+        self.states: dict[str, ChainState] = {}  # in-memory, ahead of the committed ones
+        self.expected: dict[str, tuple[int, int]] = {}  # chain → (epoch, page) allowed next
+        self._claims: dict[str, tuple[tuple[int, int], str]] = {}
+        self.crawl_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
+        self.store: CheckpointStore | None = None
+        self.tracker = PageTracker(self._commit)
+        self._pages_at_start = 0
+        self.requests_sent = 0
+
+    # --- Scrapy wiring -----------------------------------------------------------------
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ResearchApiSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(spider._item_dropped, signal=signals.item_dropped)
+        crawler.signals.connect(spider._item_error, signal=signals.item_error)
+        crawler.signals.connect(spider._spider_closed, signal=signals.spider_closed)
+        return spider
+
+    @property
+    def api_url(self) -> str:
+        return self.settings.get("TIKTOK_API_URL")
+
+    # --- what a subclass provides --------------------------------------------------------
+    def plan(self) -> Iterable[Chain]:
+        """The chains this config asks for, in a stable order with stable ids."""
+        raise NotImplementedError
+
+    def make_items(
+        self, chain: Chain, records: list, data: dict, state: ChainState, done: bool
+    ) -> list[ApiItem]:
+        """Items for one page's records (default: one ``item_class`` per record)."""
+        return [self.item_class(record) for record in records if isinstance(record, dict)]
+
+    def first_cursor(self, chain: Chain) -> Any:
+        """Cursor for a chain's first page (None: send none)."""
+        return None
+
+    # --- start ---------------------------------------------------------------------------
+    async def start(self) -> AsyncIterator[Request]:
+        self._open_store()
+        stored = self.store.load() if self.store else {}
+        finished = sum(1 for s in stored.values() if s.finished)
+        self._pages_at_start = sum(s.pages for s in stored.values())
+        if stored:
+            logger.info(
+                "Resuming from %s: %d chains stored, %d finished.",
+                self.store.path, len(stored), finished,
+            )
+        for chain in self._all_chains(stored):
+            state = stored.get(chain.id) or ChainState(chain.id)
+            if state.state == FAILED:  # a chain that failed last time gets another go
+                state = copy_state(state, state=OPEN, reason=None)
+            self.states[chain.id] = state
+            if state.finished:
+                continue
+            yield self._page_request(chain, state)
+
+    def _all_chains(self, stored: dict[str, ChainState]) -> Iterator[Chain]:
+        for chain in self.plan():
+            self.chains[chain.id] = chain
+            yield chain
+        for chain_id, state in stored.items():  # chains born from splits in earlier runs
+            if chain_id not in self.chains and state.spec:
+                chain = Chain.from_spec(chain_id, state.spec)
+                self.chains[chain_id] = chain
+                yield chain
+
+    def _open_store(self) -> None:
+        jobdir = self.settings.get("JOBDIR")
+        self.store = CheckpointStore(jobdir)
+        self.crawler.stats.set_value("tiktok/crawl_id", self.crawl_id)
+        for warning in self.config.warnings:
+            logger.warning("Config: %s", warning)
+        fingerprint = self.config.fingerprint()
+        stored = self.store.get_meta("config_fingerprint")
+        if stored and stored != fingerprint and not self.force:
+            logger.error(
+                "JOBDIR %s belongs to a crawl with a different config; resume with the same "
+                "config, use a new JOBDIR, or add -a force=true to resume anyway.", jobdir,
+            )
+            raise CloseSpider("config_mismatch")
+        if self.store.get_meta("finished") and not self.force:
+            logger.info(
+                "The job in JOBDIR %s is finished: nothing to do (use a new JOBDIR for a new "
+                "crawl).", jobdir,
+            )
+            raise CloseSpider("already_finished")
+        self.store.set_meta("config_fingerprint", fingerprint)
+        self.store.set_meta("config", self.config.to_jsonable())
+        self.store.set_meta("spider", self.name)
+
+    # --- requests ------------------------------------------------------------------------
+    def _page_request(self, chain: Chain, state: ChainState) -> JsonRequest:
+        body = dict(chain.body)
+        cursor = state.cursor if state.page else self.first_cursor(chain)
+        if cursor is not None:
+            body["cursor"] = cursor
+        if chain.endpoint.cap is not None and "max_count" in body:
+            body["max_count"] = min(body["max_count"], chain.endpoint.cap - (cursor or 0))
+        if state.search_id and chain.endpoint.pagination is Pagination.INDEX_SEARCH:
+            body["search_id"] = state.search_id
+        self.expected[chain.id] = (state.epoch, state.page)
+        return JsonRequest(
+            chain.endpoint.url(self.api_url, chain.fields),
+            data=body,
+            callback=self.parse_page,
+            errback=self.page_failed,
+            dont_filter=True,
+            meta={
+                meta.CHAIN: chain.id,
+                meta.ENDPOINT: chain.endpoint.name,
+                meta.PAGE: state.page,
+                EPOCH: state.epoch,
+                "handle_httpstatus_all": True,
+            },
+        )
+
+    def admit(self, request: Request) -> bool:
+        """Let through only the one request each chain expects next (see ChainGate)."""
+        chain_id = request.meta.get(meta.CHAIN)
+        if chain_id is None:
+            return True
+        key = (request.meta.get(EPOCH, 0), request.meta.get(meta.PAGE, 0))
+        if self.expected.get(chain_id) != key:
+            return False
+        owner = self._claims.get(chain_id)
+        claim = request.meta.get(CLAIM)
+        if owner is None or owner[0] != key:
+            claim = uuid.uuid4().hex
+            request.meta[CLAIM] = claim
+            self._claims[chain_id] = (key, claim)
+            return True
+        return owner[1] == claim
+
+    # --- responses -----------------------------------------------------------------------
+    def parse_page(self, response: Response) -> Iterator[Any]:
+        chain = self.chains[response.meta[meta.CHAIN]]
+        state = self.states[chain.id]
+        page, epoch = response.meta[meta.PAGE], response.meta.get(EPOCH, 0)
+        if (epoch, page) != (state.epoch, state.page):
+            self.crawler.stats.inc_value("tiktok/pages/stale")
+            return
+        try:
+            payload = response.json()
+        except (ValueError, AttributeError):
+            payload = None
+        classified = classify(response.status, payload if payload is not None else response.body)
+        outcome = Outcome(response.meta.get(meta.OUTCOME) or classified.outcome)
+        data = (payload or {}).get("data") or {} if isinstance(payload, dict) else {}
+        record = self._page_record(response, chain, classified, outcome, data)
+        self.crawler.stats.inc_value(f"tiktok/pages/{outcome.value}")
+
+        if outcome is Outcome.OK:
+            yield from self._on_data(response, chain, state, data, record, classified.log_id)
+            return
+        self._send_record(record)
+        if outcome is Outcome.USER_LEVEL:
+            self.crawler.stats.inc_value("tiktok/outcomes/user_level")
+            self._end_chain(chain, state, DONE, f"user_level: {classified.message}")
+        elif outcome is Outcome.SEARCH_ID_INVALID:
+            yield from self._restart_chain(chain, state, classified.message)
+        elif outcome is Outcome.RETRY:
+            yield from self._on_gave_up(chain, state, f"{classified.code}: {classified.message}")
+        elif outcome is Outcome.QUOTA:
+            raise CloseSpider("quota_exhausted")
+        else:
+            logger.error(
+                "The API refused a request of chain %s: %s %s (log_id %s). This is a bug in the "
+                "request or a missing API approval; stopping.",
+                chain.id, classified.code, classified.message, classified.log_id,
+            )
+            self._end_chain(chain, state, FAILED, f"{classified.code}: {classified.message}")
+            raise CloseSpider("api_error")
+
+    def _on_data(
+        self, response: Response, chain: Chain, state: ChainState, data: dict, record: dict,
+        log_id: str | None,
+    ) -> Iterator[Any]:
+        endpoint = chain.endpoint
+        records = endpoint.records(data)
+        sent_cursor = state.cursor if state.page else self.first_cursor(chain)
+        next_cursor = data.get("cursor")
+        has_more = bool(data.get("has_more")) and endpoint.paged
+        empty = 0 if records else state.empty_pages + 1
+        reason = self._end_reason(chain, has_more, sent_cursor, next_cursor, empty)
+        new_state = copy_state(
+            state,
+            page=state.page + 1,
+            cursor=next_cursor,
+            search_id=data.get("search_id") or state.search_id,
+            pages=state.pages + 1,
+            empty_pages=empty,
+            state=DONE if reason else OPEN,
+            reason=reason,
+        )
+        items = self.make_items(chain, records, data, new_state, reason is not None)
+        new_state.items = state.items + len(items)
+        self.states[chain.id] = new_state
+        record["items"] = len(items)
+        if reason and reason != "complete":
+            record["outcome"] = reason
+            self.crawler.stats.inc_value(f"tiktok/chains/ended/{reason}")
+        self._send_record(record)
+
+        crawl = self._provenance(chain, state, data, log_id)
+        key: PageKey = (chain.id, state.epoch, state.page)
+        for item in items:
+            item["_crawl"] = dict(crawl)
+        self.tracker.page_parsed(key, len(items), new_state)
+        self.crawler.stats.inc_value("tiktok/items", len(items))
+        yield from items
+        if reason is None:
+            yield self._page_request(chain, new_state)
+        else:
+            self.expected.pop(chain.id, None)
+
+    def _end_reason(
+        self, chain: Chain, has_more: bool, sent: Any, next_cursor: Any, empty: int
+    ) -> str | None:
+        """Why a chain stops after this page, or None to fetch the next one."""
+        if not has_more:
+            return "complete"
+        cap = chain.endpoint.cap
+        if cap is not None and isinstance(next_cursor, int) and next_cursor >= cap:
+            return "cap_reached"
+        if next_cursor is None or next_cursor == sent:
+            return "stalled_cursor"
+        if empty >= self.settings.getint("TIKTOK_STALL_EMPTY_PAGES"):
+            return "empty_pages"
+        return None
+
+    def _provenance(self, chain: Chain, state: ChainState, data: dict, log_id: str | None) -> dict:
+        crawl = {
+            "crawl_id": self.crawl_id,
+            "chain": chain.id,
+            "endpoint": chain.endpoint.name,
+            "query_id": self.config.query_id(),
+            "page": state.page,
+            "cursor": state.cursor if state.page else self.first_cursor(chain),
+            "log_id": log_id,
+            "crawled_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        if chain.window:
+            crawl["window"] = str(chain.window)
+        search_id = data.get("search_id") or state.search_id
+        if search_id:
+            crawl["search_id"] = search_id
+        if state.epoch:
+            crawl["epoch"] = state.epoch
+        return crawl
+
+    def page_failed(self, failure: Failure) -> None:
+        """Errback: the request never got a usable response after its retries."""
+        if failure.check(IgnoreRequest):
+            return  # dropped on purpose (duplicate, quota stop, budget): the chain resumes
+        request = failure.request
+        chain = self.chains.get(request.meta.get(meta.CHAIN))
+        if chain is None:
+            return
+        state = self.states[chain.id]
+        if (request.meta.get(EPOCH, 0), request.meta.get(meta.PAGE)) != (state.epoch, state.page):
+            return
+        message = f"{type(failure.value).__name__}: {failure.value}"
+        logger.warning("Chain %s page %s failed: %s", chain.id, state.page, message)
+        self._send_record(
+            self._base_record(chain, state, request.body)
+            | {"status": None, "outcome": "network_error", "error": {"message": message}}
+        )
+        self._end_chain(chain, state, FAILED, message)
+
+    # --- chain state changes ---------------------------------------------------------------
+    def _end_chain(self, chain: Chain, state: ChainState, status: str, reason: str) -> None:
+        new_state = copy_state(state, state=status, reason=reason[:500])
+        self.states[chain.id] = new_state
+        self.expected.pop(chain.id, None)
+        self.crawler.stats.inc_value(f"tiktok/chains/{status}")
+        self.tracker.page_parsed((chain.id, state.epoch, state.page), 0, new_state)
+
+    def _restart_chain(self, chain: Chain, state: ChainState, message: str) -> Iterator[Request]:
+        """A search_id that stays invalid: start the chain again without it."""
+        logger.warning("Chain %s: %s — restarting it without its search_id.", chain.id, message)
+        self.crawler.stats.inc_value("tiktok/chains/restarted")
+        new_state = copy_state(
+            state, epoch=state.epoch + 1, page=0, cursor=None, search_id=None, pages=0,
+            empty_pages=0,
+        )
+        self.states[chain.id] = new_state
+        self.tracker.page_parsed((chain.id, state.epoch, state.page), 0, new_state)
+        yield self._page_request(chain, new_state)
+
+    def _on_gave_up(self, chain: Chain, state: ChainState, reason: str) -> Iterator[Request]:
+        """Retries exhausted: split the chain if the subclass can, else mark it failed."""
+        children = list(self.split(chain, state))
+        if not children:
+            logger.warning("Chain %s failed after retries: %s", chain.id, reason)
+            self._end_chain(chain, state, FAILED, reason)
+            return
+        logger.warning(
+            "Chain %s keeps failing (%s): split into %s.",
+            chain.id, reason, ", ".join(c.id for c in children),
+        )
+        self.crawler.stats.inc_value("tiktok/chains/split")
+        for child in children:
+            self.chains[child.id] = child
+            child_state = ChainState(child.id, spec=child.spec())
+            self.states[child.id] = child_state
+            if self.store:
+                self.store.save(child_state)
+        self._end_chain(chain, state, SPLIT, f"split: {reason}")
+        for child in children:
+            yield self._page_request(child, self.states[child.id])
+
+    def split(self, chain: Chain, state: ChainState) -> Iterable[Chain]:
+        """Smaller chains covering the same ground (videos: halves of the window)."""
+        return ()
+
+    def _commit(self, state: ChainState) -> None:
+        if self.store:
+            self.store.save(state)
+
+    # --- page records --------------------------------------------------------------------
+    def _base_record(self, chain: Chain, state: ChainState, body: bytes | str | None) -> dict:
+        record = {
+            "crawl_id": self.crawl_id,
+            "chain": chain.id,
+            "endpoint": chain.endpoint.name,
+            "query_id": self.config.query_id(),
+            "page": state.page,
+            "epoch": state.epoch,
+            "input": chain.input,
+            "request_body": _body_text(body),
+            "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        }
+        if chain.window:
+            record["window"] = str(chain.window)
+        return record
+
+    def _page_record(
+        self, response: Response, chain: Chain, classified: Any, outcome: Outcome, data: dict
+    ) -> dict:
+        state = self.states[chain.id]
+        record = self._base_record(chain, state, response.request.body)
+        record.update(
+            status=response.status,
+            outcome=outcome.value,
+            error={
+                "code": classified.code,
+                "message": classified.message,
+                "log_id": classified.log_id,
+            },
+            search_id=data.get("search_id"),
+            cursor=data.get("cursor"),
+            has_more=data.get("has_more"),
+            items=0,
+            latency=response.meta.get("download_latency"),
+        )
+        return record
+
+    def _send_record(self, record: dict) -> None:
+        self.crawler.signals.send_catch_log(page_recorded, record=record)
+
+    # --- item bookkeeping ----------------------------------------------------------------
+    @staticmethod
+    def _item_key(item: Any) -> PageKey | None:
+        crawl = item.get("_crawl") if isinstance(item, dict) else None
+        if not crawl or "chain" not in crawl:
+            return None
+        return (crawl["chain"], crawl.get("epoch", 0), crawl.get("page", 0))
+
+    def _item_scraped(self, item: Any) -> None:
+        if (key := self._item_key(item)) is not None:
+            self.tracker.item_done(key)
+
+    _item_dropped = _item_scraped
+
+    def _item_error(self, item: Any) -> None:
+        if (key := self._item_key(item)) is not None:
+            self.tracker.item_done(key, ok=False)
+
+    # --- the end -------------------------------------------------------------------------
+    def progress(self) -> dict[str, int]:
+        """Chains by state, pages and items so far (for the progress log line)."""
+        counts: dict[str, int] = {}
+        for state in self.states.values():
+            counts[state.state] = counts.get(state.state, 0) + 1
+        return {
+            "chains": len(self.states),
+            "done": counts.get(DONE, 0) + counts.get(SPLIT, 0),
+            "failed": counts.get(FAILED, 0),
+            "pages": sum(s.pages for s in self.states.values()),
+            "items": int(self.crawler.stats.get_value("tiktok/items", 0)),
+            "requests": self.requests_sent,
+        }
+
+    def _spider_closed(self, reason: str) -> None:
+        stats = self.crawler.stats
+        progress = self.progress()
+        pages_needed = progress["pages"] - self._pages_at_start
+        ratio = self.requests_sent / pages_needed if pages_needed else None
+        stats.set_value("tiktok/requests_sent", self.requests_sent)
+        stats.set_value("tiktok/pages_needed", pages_needed)
+        if ratio is not None:
+            stats.set_value("tiktok/requests_per_page", round(ratio, 4))
+        unfinished = progress["chains"] - progress["done"]
+        finished = unfinished == 0 and reason == "finished"
+        if self.store:
+            if finished:
+                self.store.set_meta("finished", True)
+            self.store.close()
+        logger.info(
+            "Crawl %s closed (%s): %d/%d chains done, %d failed, %d items, %d requests for %d "
+            "pages (%s requests per page).%s",
+            self.crawl_id, reason, progress["done"], progress["chains"], progress["failed"],
+            progress["items"], self.requests_sent, pages_needed,
+            f"{ratio:.3f}" if ratio is not None else "n/a",
+            "" if finished or not self.settings.get("JOBDIR")
+            else f" Resume with the same -s JOBDIR={self.settings.get('JOBDIR')}.",
+        )
+
+
+def _body_text(body: bytes | str | None) -> str | None:
+    if body is None:
+        return None
+    return body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+
+
+def now() -> float:
+    return time.monotonic()

@@ -26,7 +26,7 @@ class Outcome(StrEnum):
 
 
 USER_LEVEL_PATTERNS = re.compile(
-    r"cannot find the user|can ?not find the user|user.{0,20}not (?:exist|found)"
+    r"cannot find the user|can ?not find the user|cannot be found|user.{0,20}not (?:exist|found)"
     r"|cannot return this user|is private|private account|privacy|not return|"
     r"user has been (?:banned|deleted)|account .{0,20}(?:private|not available)",
     re.IGNORECASE,

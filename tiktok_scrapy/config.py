@@ -1,0 +1,820 @@
+"""Crawl configs: what a researcher asks for, validated before a single request is spent.
+
+Every spider runs as ``scrapy crawl <spider> -a config=<source> [-a key=value ...]``.
+``load_config`` reads the source (a YAML/JSON file, inline JSON as scrapyd passes it, or
+the name of a shipped example), applies the ``-a`` overrides and validates it with the
+pydantic model of that spider's input kind. Every mistake becomes a ``ConfigError`` of one
+or two lines naming the file, the key and the fix — never a traceback — because the people
+running this are researchers, not Python programmers. Keys: docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import difflib
+import hashlib
+import importlib.resources
+import json
+import types
+import typing
+from collections.abc import Mapping
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Union
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+import tiktok_scrapy
+from tiktok_scrapy.api.endpoints import ENDPOINTS, MAX_COUNT, MAX_WINDOW_DAYS
+from tiktok_scrapy.api.query import (
+    QueryError,
+    check_region,
+    check_video_length,
+    condition,
+    did_you_mean,
+    validate_query,
+)
+from tiktok_scrapy.api.windows import Window, latest_settled_day, plan_windows
+from tiktok_scrapy.inputs import InputError, dedupe, has_comments, read_output, read_values
+from tiktok_scrapy.inputs import to_ids as _to_ids
+
+DOCS = "docs/configuration.md"
+EXAMPLES_PACKAGE = "tiktok_scrapy.examples"
+LIMIT_KEYS = frozenset({"max_items", "max_requests", "max_minutes"})
+
+
+class ConfigError(Exception):
+    """One or two lines for a person: what is wrong, where (file, key), how to fix it."""
+
+
+# --- Value types ------------------------------------------------------------------------
+
+
+def _parse_date(value: Any) -> date:
+    """YYYY-MM-DD, YYYYMMDD (string or int) or a YAML date, as a UTC calendar day."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip() if isinstance(value, str | int) else ""
+    for fmt in ("%Y-%m-%d", "%Y%m%d"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            pass
+    raise ValueError(f"{value!r} is not a date — write YYYY-MM-DD, e.g. 2024-01-31")
+
+
+def _as_list(value: Any) -> list:
+    """A single value or a list, as a list (YAML lets people write either)."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _as_ids(value: Any) -> list[int]:
+    try:
+        return _to_ids(_as_list(value), "expected numeric ids")
+    except InputError as exc:
+        raise ValueError(f"{exc} — write ids as whole numbers, e.g. 7312345678901234567") from None
+
+
+def _as_strings(value: Any) -> list[str]:
+    items = _as_list(value)
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, str | int):
+            raise ValueError(f"expected text, got {item!r}")
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+DateValue = Annotated[date, BeforeValidator(_parse_date)]
+IdList = Annotated[list[int], BeforeValidator(_as_ids)]
+StrList = Annotated[list[str], BeforeValidator(_as_strings)]
+MaxCount = Annotated[int, Field(ge=1, le=MAX_COUNT)]
+
+
+def _fields_for(spider: str, value: Any) -> tuple[str, ...]:
+    """``fields`` as the endpoint's field names: "all" (default), a list or "a,b,c"."""
+    known = ENDPOINTS[spider].fields
+    if value is None or value == "all" or value == ["all"]:
+        return known
+    if not known:
+        raise ValueError(f"the {spider} endpoint takes no fields — remove the key")
+    names = [n.strip() for n in value.split(",")] if isinstance(value, str) else _as_list(value)
+    names = [str(n) for n in names if str(n).strip()]
+    if not names:
+        raise ValueError('empty — leave it out or write "all" for every field')
+    for name in names:
+        if name not in known:
+            raise ValueError(f'unknown field "{name}" for {spider}{did_you_mean(name, known)} '
+                             f"— use some of: {', '.join(known)}")
+    return tuple(dedupe(names))
+
+
+# --- Models -----------------------------------------------------------------------------
+
+
+class CrawlConfig(BaseModel):
+    """Keys common to every spider: a label and the crawl's limits."""
+
+    model_config = ConfigDict(extra="forbid")
+    default_spider: ClassVar[str] = ""
+
+    name: str | None = None
+    max_items: int | None = Field(None, ge=1)
+    max_requests: int | None = Field(None, ge=1)
+    max_minutes: float | None = Field(None, gt=0)
+    warnings: list[str] = Field(default_factory=list, exclude=True)
+
+    _spider: str = PrivateAttr(default="")
+    _base_dir: Path | None = PrivateAttr(default=None)
+    _where: str = PrivateAttr(default="config")
+
+    @model_validator(mode="after")
+    def _bind_context(self, info: ValidationInfo) -> CrawlConfig:
+        context = info.context or {}
+        self._spider = context.get("spider") or self.default_spider
+        self._base_dir = context.get("base_dir")
+        self._where = context.get("where", "config")
+        return self
+
+    @property
+    def spider(self) -> str:
+        """The spider this config was loaded for."""
+        return self._spider
+
+    def to_jsonable(self) -> dict[str, Any]:
+        """The config as stored in the JOBDIR and the crawls record (dates as ISO strings)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+    def _canonical(self) -> str:
+        data = {k: v for k, v in self.to_jsonable().items() if k not in LIMIT_KEYS}
+        data["spider"] = self.spider
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    def fingerprint(self) -> str:
+        """sha256 of what is crawled (limits excluded): resuming a different config is refused."""
+        return hashlib.sha256(self._canonical().encode()).hexdigest()
+
+    def query_id(self) -> str:
+        """The label that provenance records: ``name``, or a short hash of the config."""
+        return self.name or self.fingerprint()[:12]
+
+    def resolve(self, path: Path) -> Path:
+        """A relative path from the current folder if it exists there, else the config's."""
+        path = path.expanduser()
+        if path.is_absolute():
+            return path
+        candidates = [Path.cwd() / path]
+        if self._base_dir is not None:
+            candidates.append(self._base_dir / path)
+        return next((c for c in candidates if c.exists()), candidates[0])
+
+    def _read(self, key: str, reader: typing.Callable[[Path], list]) -> list:
+        """Run a file reader for ``key``; its errors become ConfigErrors naming the key."""
+        path = getattr(self, key)
+        resolved = self.resolve(path)
+        try:
+            return reader(resolved)
+        except InputError as exc:
+            where = f"{self._where}: {key}"
+            if not resolved.exists():
+                looked = " or ".join(str(c) for c in {Path.cwd(), self._base_dir} if c)
+                raise ConfigError(f"{where}: {path} not found (looked in {looked}) — check the "
+                                  f"path; relative paths are read from the current folder "
+                                  f"first, then the config's folder") from None
+            raise ConfigError(f"{where}: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"{self._where}: {key}: cannot read {resolved}: "
+                              f"{exc.strerror}") from None
+
+
+SHORTHAND: dict[str, str] = {
+    "hashtags": "hashtag_name",
+    "keywords": "keyword",
+    "regions": "region_code",
+    "usernames": "username",
+    "music_ids": "music_id",
+    "effect_ids": "effect_id",
+    "video_length": "video_length",
+}
+EXCLUDE_SHORTHAND: dict[str, str] = {
+    "exclude_hashtags": "hashtag_name",
+    "exclude_keywords": "keyword",
+    "exclude_regions": "region_code",
+    "exclude_usernames": "username",
+}
+_SHORT = Field(default_factory=list, exclude=True)
+
+
+class VideosConfig(CrawlConfig):
+    """Video query: TikTok's query object (or shorthand for it) over a date range."""
+
+    default_spider: ClassVar[str] = "videos"
+
+    query: dict[str, Any] = Field(default_factory=dict)
+    start_date: DateValue | None = None  # required unless mode is daily
+    end_date: DateValue | None = None  # required unless mode is daily
+    # Continuous crawling (tiktok_scrapy.continuous): "daily" crawls the newest complete
+    # day (today - lag_days, UTC) each run, catches up missed days from its ledger and
+    # re-crawls a day recrawl_after_days later (late-indexed videos, settled counts).
+    mode: typing.Literal["range", "daily"] = "range"
+    lag_days: int = Field(2, ge=2)
+    recrawl_after_days: int | None = Field(None, ge=1)
+    fields: tuple[str, ...] = Field("all", validate_default=True)
+    max_count: MaxCount = 100
+    window_days: int = Field(1, ge=1, le=MAX_WINDOW_DAYS)
+    is_random: bool = False
+    # Shorthand, expanded into ``query`` (and excluded from dumps: the query says it all).
+    hashtags: StrList = _SHORT
+    keywords: StrList = _SHORT
+    regions: StrList = _SHORT
+    usernames: StrList = _SHORT
+    music_ids: StrList = _SHORT
+    effect_ids: StrList = _SHORT
+    video_length: StrList = _SHORT
+    exclude_hashtags: StrList = _SHORT
+    exclude_keywords: StrList = _SHORT
+    exclude_regions: StrList = _SHORT
+    exclude_usernames: StrList = _SHORT
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _check_fields(cls, value: Any) -> tuple[str, ...]:
+        return _fields_for("videos", value)
+
+    @field_validator("regions", "exclude_regions", mode="before")
+    @classmethod
+    def _norway(cls, value: Any) -> Any:
+        # YAML 1.1 reads a bare NO (Norway) as false; no other boolean means anything here.
+        return ["NO" if v is False else v for v in _as_list(value)]
+
+    @field_validator("regions", "exclude_regions")
+    @classmethod
+    def _check_regions(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return [check_region(v, f"{info.field_name}[{i}]") for i, v in enumerate(value)]
+
+    @field_validator("video_length")
+    @classmethod
+    def _check_lengths(cls, value: list[str]) -> list[str]:
+        return [check_video_length(v, f"video_length[{i}]") for i, v in enumerate(value)]
+
+    @field_validator("music_ids", "effect_ids")
+    @classmethod
+    def _check_ids(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        for i, v in enumerate(value):
+            if not v.isdigit():
+                raise ValueError(f'{info.field_name}[{i}]: "{v}" is not a numeric id')
+        return value
+
+    @field_validator("hashtags", "exclude_hashtags")
+    @classmethod
+    def _strip_hash(cls, value: list[str]) -> list[str]:
+        return [v.lstrip("#") for v in value if v.lstrip("#")]
+
+    @field_validator("usernames", "exclude_usernames")
+    @classmethod
+    def _strip_at(cls, value: list[str]) -> list[str]:
+        return [v.lstrip("@") for v in value if v.lstrip("@")]
+
+    _daily_windows: list[Window] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _build(self) -> VideosConfig:
+        self.query = self._expanded_query()
+        if self.mode == "daily":
+            return self  # the days come from the ledger at run time (continuous.py)
+        for key in ("start_date", "end_date"):
+            if getattr(self, key) is None:
+                raise ValueError(f"`{key}` is required — {FIXES[key]} (or set mode: daily)")
+        assert self.start_date is not None and self.end_date is not None
+        if self.start_date > self.end_date:
+            raise ValueError(f"start_date {self.start_date} is after end_date {self.end_date} "
+                             f"— swap them")
+        settled = latest_settled_day()
+        if self.end_date > settled:
+            self.warnings.append(
+                f"end_date {self.end_date} is inside TikTok's ~48 h lag: videos after "
+                f"{settled} may not be queryable yet — use end_date: {settled} or recrawl later"
+            )
+        return self
+
+    def _expanded_query(self) -> dict[str, Any]:
+        query = copy.deepcopy(self.query)
+        if not isinstance(query, dict):
+            raise ValueError(f"query: expected an object with and/or/not lists, got {query!r}")
+        ands = [condition(f, getattr(self, k)) for k, f in SHORTHAND.items() if getattr(self, k)]
+        nots = [condition(f, getattr(self, k))
+                for k, f in EXCLUDE_SHORTHAND.items() if getattr(self, k)]
+        if ands:
+            query["and"] = [*(query.get("and") or []), *ands]
+        if nots:
+            query["not"] = [*(query.get("not") or []), *nots]
+        if not any(query.get(k) for k in ("and", "or", "not")) and set(query) <= {
+            "and", "or", "not"
+        }:
+            raise ValueError("no query — give `query` or a shorthand such as hashtags, "
+                                 "keywords, regions or usernames (see examples/quickstart.yaml)")
+        try:
+            return validate_query(query)
+        except QueryError as exc:
+            raise ValueError(str(exc)) from None
+
+    def windows(self) -> list[Window]:
+        """The date windows to query, oldest first, each at most ``window_days`` long.
+
+        Daily mode: the days ``continuous.prepare_daily`` chose for this run.
+        """
+        if self.mode == "daily" and self._daily_windows is not None:
+            return list(self._daily_windows)
+        if self.start_date is None or self.end_date is None:  # daily, not yet planned
+            raise ConfigError(f"{self._where}: mode: daily picks its days at run time — run "
+                              f"it with `scrapy crawl videos` or `scrapy plan videos`")
+        return plan_windows(self.start_date, self.end_date, self.window_days)
+
+    def set_daily_windows(self, windows: list[Window]) -> None:
+        """Daily mode: the windows this run crawls (set by ``continuous.prepare_daily``)."""
+        self._daily_windows = list(windows)
+
+
+class _InputsMixin:
+    """Checks shared by the configs whose inputs are lists and files."""
+
+    input_keys: ClassVar[tuple[str, ...]]
+
+    def _require_input(self) -> None:
+        if not any(getattr(self, key) for key in self.input_keys):
+            keys = ", ".join(f"`{k}`" for k in self.input_keys)
+            raise ValueError(f"no input — give one of {keys}")
+
+
+class UserInputsConfig(_InputsMixin, CrawlConfig):
+    """Per-account endpoints: users, followers, following, liked/pinned/reposted videos."""
+
+    default_spider: ClassVar[str] = "users"
+    input_keys: ClassVar[tuple[str, ...]] = ("usernames", "usernames_file", "from_output")
+
+    usernames: StrList = Field(default_factory=list)
+    usernames_file: Path | None = None
+    from_output: Path | None = None
+    column: str = "username"
+    max_count: MaxCount = 100
+    fields: tuple[str, ...] = Field("all", validate_default=True)
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _check_fields(cls, value: Any, info: ValidationInfo) -> tuple[str, ...]:
+        return _fields_for((info.context or {}).get("spider") or cls.default_spider, value)
+
+    @field_validator("usernames")
+    @classmethod
+    def _strip_at(cls, value: list[str]) -> list[str]:
+        return [v.lstrip("@") for v in value if v.lstrip("@")]
+
+    @model_validator(mode="after")
+    def _check_inputs(self) -> UserInputsConfig:
+        self._require_input()
+        return self
+
+    def inputs(self) -> list[str]:
+        """Usernames from the list, the file and the earlier output; each once, order kept."""
+        names: list[str] = list(self.usernames)
+        if self.usernames_file:
+            names += self._read("usernames_file", lambda p: read_values(p, self.column))
+        if self.from_output:
+            column = None if self.column == "username" else self.column
+            names += self._read("from_output", lambda p: read_output(p, "username", column))
+        names = dedupe(str(n).strip().lstrip("@") for n in names if str(n).strip())
+        if not names:
+            raise ConfigError(f"{self._where}: no usernames found in "
+                              f"{', '.join(k for k in self.input_keys if getattr(self, k))} "
+                              f"— check the file or give `usernames`")
+        return names
+
+
+class VideoInputsConfig(_InputsMixin, CrawlConfig):
+    """Comments: of videos (by id, from a file or an earlier videos crawl) or of comments."""
+
+    default_spider: ClassVar[str] = "comments"
+    input_keys: ClassVar[tuple[str, ...]] = (
+        "video_ids", "video_ids_file", "from_output", "comment_ids",
+    )
+
+    video_ids: IdList = Field(default_factory=list)
+    video_ids_file: Path | None = None
+    from_output: Path | None = None
+    column: str = "id"
+    only_with_comments: bool = False
+    comment_ids: IdList = Field(default_factory=list)
+    max_count: MaxCount = 100
+    fields: tuple[str, ...] = Field("all", validate_default=True)
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _check_fields(cls, value: Any) -> tuple[str, ...]:
+        return _fields_for("comments", value)
+
+    @model_validator(mode="after")
+    def _check_inputs(self) -> VideoInputsConfig:
+        self._require_input()
+        return self
+
+    def inputs(self) -> list[tuple[str, int]]:
+        """``("video_id", id)`` then ``("comment_id", id)`` pairs, each once, order kept."""
+        keep = has_comments if self.only_with_comments else None
+        ids: list = list(self.video_ids)
+        if self.video_ids_file:
+            ids += self._read("video_ids_file", lambda p: read_values(p, self.column, keep))
+        if self.from_output:
+            column = None if self.column == "id" else self.column
+            ids += self._read("from_output", lambda p: read_output(p, "video_id", column, keep))
+        try:
+            video_ids = _to_ids(ids, "video ids")
+        except InputError as exc:
+            raise ConfigError(f"{self._where}: {exc} — give numeric video ids") from None
+        pairs = [("video_id", i) for i in video_ids] + [("comment_id", i) for i in self.comment_ids]
+        pairs = dedupe(pairs)
+        if not pairs:
+            raise ConfigError(f"{self._where}: no video ids found in the given inputs — check "
+                              f"the file (only_with_comments drops videos without comments)")
+        return pairs
+
+
+class PlaylistInputsConfig(_InputsMixin, CrawlConfig):
+    """Playlists: by id, from a file or from the ``playlist_id`` of crawled videos."""
+
+    default_spider: ClassVar[str] = "playlists"
+    input_keys: ClassVar[tuple[str, ...]] = ("playlist_ids", "playlist_ids_file", "from_output")
+
+    playlist_ids: IdList = Field(default_factory=list)
+    playlist_ids_file: Path | None = None
+    from_output: Path | None = None
+    column: str = "playlist_id"
+    max_count: MaxCount = 100
+
+    @model_validator(mode="after")
+    def _check_inputs(self) -> PlaylistInputsConfig:
+        self._require_input()
+        return self
+
+    def inputs(self) -> list[int]:
+        """Playlist ids, each once, order kept."""
+        ids: list = list(self.playlist_ids)
+        if self.playlist_ids_file:
+            ids += self._read("playlist_ids_file", lambda p: read_values(p, self.column))
+        if self.from_output:
+            column = None if self.column == "playlist_id" else self.column
+            ids += self._read("from_output", lambda p: read_output(p, "playlist_id", column))
+        try:
+            playlist_ids = dedupe(i for i in _to_ids(ids, "playlist ids") if i)
+        except InputError as exc:
+            raise ConfigError(f"{self._where}: {exc} — give numeric playlist ids") from None
+        if not playlist_ids:
+            raise ConfigError(f"{self._where}: no playlist ids found in the given inputs — "
+                              f"videos without a playlist have no playlist_id")
+        return playlist_ids
+
+
+class NetworkConfig(_InputsMixin, CrawlConfig):
+    """Snowball over followers/following from seed accounts to ``depth`` levels."""
+
+    default_spider: ClassVar[str] = "network"
+    input_keys: ClassVar[tuple[str, ...]] = ("seeds", "seeds_file", "from_output")
+
+    seeds: StrList = Field(default_factory=list)
+    seeds_file: Path | None = None
+    from_output: Path | None = None
+    column: str = "username"
+    direction: typing.Literal["followers", "following", "both"] = "both"
+    depth: int = Field(1, ge=1, le=5)
+    max_users_per_level: int | None = Field(None, ge=1)
+    max_edges_per_user: int | None = Field(None, ge=1)
+    max_count: MaxCount = 100
+    fields: tuple[str, ...] = Field("all", validate_default=True)  # user-info fields
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _check_fields(cls, value: Any) -> tuple[str, ...]:
+        return _fields_for("users", value)
+
+    @field_validator("seeds")
+    @classmethod
+    def _strip_at(cls, value: list[str]) -> list[str]:
+        return [v.lstrip("@") for v in value if v.lstrip("@")]
+
+    @model_validator(mode="after")
+    def _check_inputs(self) -> NetworkConfig:
+        self._require_input()
+        return self
+
+    def directions(self) -> tuple[str, ...]:
+        """The follow endpoints crawled per node: followers, following or both."""
+        return ("followers", "following") if self.direction == "both" else (self.direction,)
+
+    def inputs(self) -> list[str]:
+        """Seed usernames from the list, the file and the earlier output; each once."""
+        names: list[str] = list(self.seeds)
+        if self.seeds_file:
+            names += self._read("seeds_file", lambda p: read_values(p, self.column))
+        if self.from_output:
+            column = None if self.column == "username" else self.column
+            names += self._read("from_output", lambda p: read_output(p, "username", column))
+        names = dedupe(str(n).strip().lstrip("@") for n in names if str(n).strip())
+        if not names:
+            raise ConfigError(f"{self._where}: no seed usernames found — check the file or "
+                              f"give `seeds`")
+        return names
+
+
+class RefreshConfig(CrawlConfig):
+    """Re-fetch stored videos older than ``older_than_days`` by id (the 15-day duty)."""
+
+    default_spider: ClassVar[str] = "refresh"
+
+    from_output: Path | None = None  # videos JSONL or output folder; default: MongoDB
+    older_than_days: int = Field(15, ge=0)
+    fields: tuple[str, ...] = Field("all", validate_default=True)
+    max_count: MaxCount = 100
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _check_fields(cls, value: Any) -> tuple[str, ...]:
+        return _fields_for("videos", value)
+
+    def inputs(self) -> list[int]:
+        """Video ids of ``from_output`` (any age; the spider filters by age), each once."""
+        if not self.from_output:
+            return []
+        ids = self._read("from_output", lambda p: read_output(p, "video_id"))
+        try:
+            return dedupe(_to_ids(ids, "video ids"))
+        except InputError as exc:
+            raise ConfigError(f"{self._where}: from_output: {exc}") from None
+
+
+SPIDER_CONFIGS: dict[str, type[CrawlConfig]] = {
+    "videos": VideosConfig,
+    "users": UserInputsConfig,
+    "followers": UserInputsConfig,
+    "following": UserInputsConfig,
+    "liked_videos": UserInputsConfig,
+    "pinned_videos": UserInputsConfig,
+    "reposted_videos": UserInputsConfig,
+    "comments": VideoInputsConfig,
+    "playlists": PlaylistInputsConfig,
+    "network": NetworkConfig,
+    "refresh": RefreshConfig,
+}
+
+# --- Loading ----------------------------------------------------------------------------
+
+
+def load_config(
+    spider: str, source: str | None, overrides: Mapping[str, str] | None = None
+) -> CrawlConfig:
+    """The validated config for ``spider`` from ``source`` plus ``-a key=value`` overrides."""
+    model = SPIDER_CONFIGS.get(spider)
+    if model is None:
+        hint = did_you_mean(spider, SPIDER_CONFIGS)
+        raise ConfigError(f'no config model for spider "{spider}"{hint} — spiders: '
+                          f"{', '.join(SPIDER_CONFIGS)}")
+    if source is None or not str(source).strip():
+        raise ConfigError(f"no config given — run `scrapy crawl {spider} -a config=my.yaml` "
+                          f"(a file, inline JSON, or an example name such as quickstart; "
+                          f"see {DOCS})")
+    raw, where, base_dir = read_source(str(source))
+    declared = raw.pop("spider", None)
+    if declared is not None and declared != spider:
+        raise ConfigError(f"{where}: this config is for the {declared} spider — run "
+                          f"`scrapy crawl {declared}`, or change `spider:` to {spider}")
+    given_by: dict[str, str] = {}
+    for key, value in (overrides or {}).items():
+        if key.startswith("_") or key == "config":
+            continue  # scrapyd's _job/_version and the config argument itself
+        if key not in model.model_fields or key == "warnings":
+            raise ConfigError(_unknown_key(f"-a {key}={value}", key, model, spider))
+        raw[key] = _coerce_override(model, key, value)
+        given_by[key] = f"-a {key}={value}"
+    context = {"spider": spider, "base_dir": base_dir, "where": where}
+    try:
+        return model.model_validate(raw, context=context)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, model, spider, where, given_by)) from None
+
+
+def read_source(source: str) -> tuple[dict[str, Any], str, Path | None]:
+    """``(raw mapping, where for messages, folder for relative paths)`` of a config source."""
+    text = source.strip()
+    if text.startswith("{") or "\n" in text:
+        return _parse(text, "inline config", json_first=True), "inline config", None
+    path = Path(text).expanduser()
+    if path.is_file():
+        try:
+            content = path.read_text(encoding="utf-8-sig")
+        except OSError as exc:
+            raise ConfigError(f"{text}: cannot read the config: {exc.strerror}") from None
+        raw = _parse(content, text, json_first=path.suffix.lower() == ".json")
+        return raw, text, path.resolve().parent
+    example = _find_example(text)
+    if example is not None:
+        content, folder = example
+        return _parse(content, f"example {text}"), f"example {text}", folder
+    names = example_names()
+    raise ConfigError(f'config "{text}" not found: no such file and no shipped example of that '
+                      f"name{did_you_mean(Path(text).stem, names)} — examples: {', '.join(names)}")
+
+
+def _parse(text: str, where: str, json_first: bool = False) -> dict[str, Any]:
+    """A config text as a mapping; syntax errors name the line."""
+    data: Any
+    if json_first:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            try:
+                data = yaml.safe_load(text)
+            except yaml.YAMLError:
+                raise ConfigError(f"{where}: JSON syntax error at line {exc.lineno} column "
+                                  f"{exc.colno}: {exc.msg}") from None
+    else:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = f" line {mark.line + 1}" if mark else ""
+            raise ConfigError(f"{where}{line}: YAML syntax error ({exc.problem or exc.context}) "
+                              f"— check indentation, colons and quotes there") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{where}: YAML syntax error ({exc})") from None
+    if data is None:
+        raise ConfigError(f"{where}: the config is empty — see {DOCS} for the keys")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected `key: value` pairs at the top level, got a "
+                          f"{type(data).__name__}")
+    return data
+
+
+def _example_dirs() -> list[Any]:
+    """Where shipped examples live: package data, then a source checkout's examples/."""
+    dirs: list[Any] = []
+    with contextlib.suppress(ModuleNotFoundError, TypeError):
+        dirs.append(importlib.resources.files(EXAMPLES_PACKAGE))
+    checkout = Path(tiktok_scrapy.__file__).resolve().parents[1] / "examples"
+    if checkout.is_dir():
+        dirs.append(checkout)
+    return dirs
+
+
+def _find_example(name: str) -> tuple[str, Path | None] | None:
+    """``(text, folder)`` of the shipped example ``name`` (with or without .yaml/.json)."""
+    candidates = [name] if Path(name).suffix in (".yaml", ".yml", ".json") else [
+        name + ".yaml", name + ".yml", name + ".json"]
+    for folder in _example_dirs():
+        for candidate in candidates:
+            entry = folder.joinpath(candidate)
+            if entry.is_file():
+                real = Path(str(folder))
+                return entry.read_text(encoding="utf-8"), real if real.is_dir() else None
+    return None
+
+
+def example_names() -> list[str]:
+    """Names of the shipped examples (without suffix)."""
+    names: set[str] = set()
+    for folder in _example_dirs():
+        names.update(e.name.rsplit(".", 1)[0] for e in folder.iterdir()
+                     if e.name.endswith((".yaml", ".yml", ".json")))
+    return sorted(names)
+
+
+# --- Overrides and messages -------------------------------------------------------------
+
+
+def _is_listy(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin in (list, tuple):
+        return True
+    if origin in (Union, types.UnionType, Annotated):
+        return any(_is_listy(arg) for arg in typing.get_args(annotation))
+    return False
+
+
+def _coerce_override(model: type[CrawlConfig], key: str, value: str) -> Any:
+    """An ``-a key=value`` string as the key's type: lists split on commas, objects parsed."""
+    annotation = model.model_fields[key].annotation
+    text = value.strip()
+    if text.lower() in ("none", "null") and not _is_listy(annotation):
+        return None
+    if text.startswith(("[", "{")):
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ConfigError(f"-a {key}={value}: cannot parse the value as JSON") from None
+    if _is_listy(annotation):
+        if key == "fields" and text == "all":
+            return "all"
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return text
+
+
+HINTS: dict[str, str] = {
+    "location": "there is no location filter; `regions` filters by the country where the "
+                "account registered (region_code), not where a video was made",
+    "country": "use `regions` (the account's registration country; there is no geotag)",
+    "countries": "use `regions` (the account's registration country; there is no geotag)",
+    "max_results": "use `max_items` (stop after that many items)",
+    "limit": "use `max_items`, `max_requests` or `max_minutes`",
+    "since": "use `start_date`",
+    "until": "use `end_date`",
+}
+
+
+def _unknown_key(where: str, key: str, model: type[CrawlConfig], spider: str) -> str:
+    """Name the unknown key and the likely fix: a spelling, another spider, a hint."""
+    if key == "fields" and "fields" not in model.model_fields:
+        return f"{where}: the {spider} endpoint takes no fields — remove `fields`"
+    hint = key if key in HINTS else None
+    if hint is None and key not in model.model_fields:
+        close = difflib.get_close_matches(key, [*model.model_fields, *HINTS], n=1, cutoff=0.8)
+        hint = close[0] if close and close[0] in HINTS else None
+    if hint:
+        return f"{where}: unknown key `{key}` for {spider} — {HINTS[hint]}"
+    owners = [s for s, m in SPIDER_CONFIGS.items() if m is not model and key in m.model_fields]
+    if owners:
+        return (f"{where}: `{key}` is not a {spider} key — it is for the {', '.join(owners)} "
+                f"spider{'s' if len(owners) > 1 else ''}; remove it or run one of those")
+    known = [k for k in model.model_fields if k != "warnings"]
+    suggestion = did_you_mean(key, known)
+    fix = f"remove it or fix the spelling{suggestion}" if suggestion else f"see {DOCS}"
+    return f"{where}: unknown key `{key}` for {spider} — {fix}"
+
+
+FIXES: dict[str, str] = {
+    "max_count": f"the API returns at most {MAX_COUNT} per page; use 1 to {MAX_COUNT}",
+    "window_days": f"TikTok allows at most {MAX_WINDOW_DAYS} days per request; use 1 to "
+                   f"{MAX_WINDOW_DAYS}",
+    "start_date": "write YYYY-MM-DD, e.g. start_date: 2024-01-01",
+    "end_date": "write YYYY-MM-DD, e.g. end_date: 2024-01-31",
+}
+TYPE_WORDS: dict[str, str] = {
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+    "string": "text",
+    "list": "a list",
+    "dict": "an object (key: value pairs)",
+    "path": "a file path",
+}
+
+
+def _explain(exc: ValidationError, model: type[CrawlConfig], spider: str, where: str,
+             given_by: Mapping[str, str]) -> str:
+    """Pydantic's errors as at most two lines for a person."""
+    # Unknown keys first: a misspelt key is usually why a required one looks missing.
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    lines = [_explain_one(e, model, spider, where, given_by) for e in errors]
+    lines = dedupe(lines)
+    if len(lines) > 2:
+        lines = [lines[0], f"{lines[1]} (and {len(lines) - 2} more problems)"]
+    return "\n".join(lines)
+
+
+def _explain_one(error: Mapping[str, Any], model: type[CrawlConfig], spider: str, where: str,
+                 given_by: Mapping[str, str]) -> str:
+    loc = error.get("loc") or ()
+    key = str(loc[0]) if loc else ""
+    path = key + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc[1:])
+    where = given_by.get(key, where)
+    kind = error["type"]
+    value = error.get("input")
+    msg = str(error.get("msg", "")).removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        return _unknown_key(where, key, model, spider)
+    if kind == "missing":
+        return f"{where}: `{key}` is required — {FIXES.get(key, f'see {DOCS}')}"
+    if kind in ("less_than_equal", "greater_than_equal", "less_than", "greater_than"):
+        bound = {"less_than_equal": "at most", "greater_than_equal": "at least",
+                 "less_than": "below", "greater_than": "above"}[kind]
+        limit = next(iter((error.get("ctx") or {}).values()), "")
+        fix = FIXES.get(key, f"use a value {bound} {limit}")
+        return f"{where}: `{path}` is {value}, must be {bound} {limit} — {fix}"
+    if kind == "value_error" or kind.startswith("query"):
+        if not key:
+            return f"{where}: {msg}"
+        return f"{where}: {msg}" if msg.startswith(key) else f"{where}: `{path}`: {msg}"
+    expected = next((w for t, w in TYPE_WORDS.items() if kind.startswith(t)), None)
+    if expected:
+        return f"{where}: `{path}` should be {expected}, got {value!r}"
+    return f"{where}: `{path}`: {msg}"

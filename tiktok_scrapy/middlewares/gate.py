@@ -17,7 +17,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 
 from tiktok_scrapy import meta
-from tiktok_scrapy.closing import request_close
+from tiktok_scrapy.closing import close_spider_soon
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 class ChainGateMiddleware:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
+        self._closing = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ChainGateMiddleware:
@@ -43,9 +44,10 @@ class ChainGateMiddleware:
             raise IgnoreRequest("not the page its chain expects next (stale or duplicate)")
         budget = getattr(getattr(spider, "config", None), "max_requests", None)
         if budget is not None and spider.requests_sent >= budget:
-            if not getattr(self.crawler, "_tiktok_close_reason", None):
+            if not self._closing:
+                self._closing = True
                 logger.info("Request budget reached (max_requests=%d): stopping.", budget)
-            request_close(self.crawler, "max_requests")
+                close_spider_soon(self.crawler, "max_requests")
             raise IgnoreRequest("request budget reached")
         spider.requests_sent += 1
         stats.inc_value("tiktok/requests_sent")

@@ -1,0 +1,378 @@
+"""QuotaMiddleware: reservations, stop/wait at exhaustion, 429s, the API's day, records."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.http import JsonRequest, Request, TextResponse
+from scrapy.utils.test import get_crawler
+
+from tiktok_scrapy import meta
+from tiktok_scrapy import settings as project_settings
+from tiktok_scrapy.middlewares.quota import (
+    QuotaExhausted,
+    QuotaMiddleware,
+    RateLimiter,
+    open_ledger,
+)
+from tiktok_scrapy.quota_ledger import ApiClock, Client, MongoLedger, SqliteLedger
+
+KEY = "client-key-for-tests-AbCd"
+CLIENT = Client.from_key(KEY)
+API = "http://127.0.0.1:9"
+START = datetime(2024, 5, 1, 22, 0, 0, tzinfo=UTC).timestamp()  # 2 h before the reset
+
+
+def settings(**overrides: Any) -> dict[str, Any]:
+    values = {k: getattr(project_settings, k) for k in dir(project_settings)
+              if k.startswith(("TIKTOK_", "MONGODB_"))}
+    values.update(TIKTOK_CLIENT_KEY=KEY, TIKTOK_CLIENT_SECRET="secret",
+                  TIKTOK_MAX_REQUESTS_PER_SECOND=0)
+    values.update(overrides)
+    return values
+
+
+class FakeEngine:
+    def __init__(self) -> None:
+        self.closed: list[str] = []
+
+    async def close_spider_async(self, *, reason: str = "cancelled") -> None:
+        self.closed.append(reason)
+
+
+class Time:
+    """Local wall clock + a sleep that advances it (no real waiting)."""
+
+    def __init__(self) -> None:
+        self.now = START
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def make(tmp_path, **overrides: Any) -> tuple[QuotaMiddleware, FakeEngine, Time]:
+    overrides.setdefault("TIKTOK_QUOTA_LEDGER", str(tmp_path / "quota.sqlite"))
+    crawler = get_crawler(settings_dict=settings(**overrides))
+    crawler.engine = FakeEngine()
+    mw = QuotaMiddleware.from_crawler(crawler)
+    clock = Time()
+    mw.api_clock = ApiClock(now=clock)
+    mw.sleep = clock.sleep
+    return mw, crawler.engine, clock
+
+
+def request(endpoint: str = "videos", **meta_: Any) -> JsonRequest:
+    return JsonRequest(f"{API}/v2/research/x/", data={},
+                       meta={meta.ENDPOINT: endpoint, meta.CHAIN: "c", **meta_},
+                       dont_filter=True)
+
+
+def api(req: Request, status: int, code: str = "ok", data: dict | None = None,
+        date: str | None = None) -> TextResponse:
+    body = {"data": data or {}, "error": {"code": code, "message": "", "log_id": "L"}}
+    headers = {"Content-Type": "application/json"}
+    if date:
+        headers["Date"] = date
+    return TextResponse(req.url, status=status, body=json.dumps(body).encode(),
+                        headers=headers, request=req)
+
+
+async def settle() -> None:
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+
+async def test_each_request_reserved_in_its_family(tmp_path):
+    mw, _, _ = make(tmp_path)
+    for endpoint in ("videos", "comments", "followers"):
+        req = request(endpoint)
+        await mw.process_request(req)
+    assert req.meta[meta.QUOTA_RESERVED] == "follow"
+    assert mw.spent_this_crawl == {"main": 2, "follow": 1}
+    assert mw.stats.get_value("tiktok/quota/requests/main") == 2
+    spent = mw.ledger.spent(CLIENT, "2024-05-01")
+    assert spent["main"].requests == 2 and spent["follow"].requests == 1
+
+
+async def test_family_from_url_when_meta_lacks_endpoint(tmp_path):
+    mw, _, _ = make(tmp_path)
+    req = JsonRequest(f"{API}/v2/research/user/following/", data={})
+    await mw.process_request(req)
+    assert req.meta[meta.QUOTA_RESERVED] == "follow"
+
+
+async def test_token_requests_are_free(tmp_path):
+    mw, _, _ = make(tmp_path)
+    req = Request(f"{API}/v2/oauth/token/", meta={meta.TOKEN_REQUEST: True})
+    await mw.process_request(req)
+    assert meta.QUOTA_RESERVED not in req.meta and not mw.spent_this_crawl
+
+
+async def test_failed_requests_still_cost_quota(tmp_path):
+    mw, _, _ = make(tmp_path)
+    req = request()
+    await mw.process_request(req)
+    response = api(req, 500, "internal_error")
+    assert await mw.process_response(req, response) is response
+    retry = req.copy()
+    await mw.process_request(retry)  # the resend pays again
+    assert mw.ledger.spent(CLIENT, "2024-05-01")["main"].requests == 2
+
+
+async def test_stop_mode_closes_once_with_quota_exhausted(tmp_path, caplog):
+    mw, engine, _ = make(tmp_path, TIKTOK_QUOTA_DAILY_REQUESTS={"main": 2})
+    await mw.process_request(request())
+    await mw.process_request(request())
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):
+            with pytest.raises(QuotaExhausted):
+                await mw.process_request(request())
+    await settle()
+    assert engine.closed == ["quota_exhausted"]
+    assert len(caplog.records) == 1
+    line = caplog.records[0].getMessage()
+    assert "2/2" in line and "JOBDIR" in line and "2 h 0 min" in line
+    assert KEY not in line and "AbCd" in line
+    assert mw.stats.get_value("tiktok/quota/exhausted") == 1
+    await mw.process_request(request("followers"))  # the other family is not spent
+
+
+async def test_ledger_shared_with_an_earlier_run(tmp_path):
+    SqliteLedger(tmp_path / "quota.sqlite").mark_exhausted(CLIENT, "main", "2024-05-01")
+    mw, _, _ = make(tmp_path)
+    with pytest.raises(QuotaExhausted):
+        await mw.process_request(request())
+    assert isinstance(QuotaExhausted(), IgnoreRequest)
+
+
+async def test_wait_mode_sleeps_until_next_api_midnight(tmp_path, caplog):
+    mw, engine, clock = make(tmp_path, TIKTOK_QUOTA_ON_EXHAUSTED="wait",
+                             TIKTOK_QUOTA_DAILY_REQUESTS={"main": 1}, TIKTOK_QUOTA_WAIT_MARGIN=60)
+    await mw.process_request(request())
+    req = request()
+    with caplog.at_level(logging.WARNING):
+        await mw.process_request(req)
+    assert clock.slept == [2 * 3600 + 60]
+    assert req.meta[meta.QUOTA_RESERVED] == "main" and engine.closed == []
+    assert mw.ledger.spent(CLIENT, "2024-05-02")["main"].requests == 1
+    assert mw.stats.get_value("tiktok/quota/waited_seconds") == 7260
+    assert "waiting 2 h 1 min" in caplog.text
+
+
+async def test_429_marks_family_exhausted_and_requeues(tmp_path):
+    mw, engine, _ = make(tmp_path)
+    req = request()
+    await mw.process_request(req)
+    req.headers[b"Authorization"] = b"Bearer clt.x"
+    retry = await mw.process_response(req, api(req, 429, "daily_quota_limit_exceeded"))
+    assert isinstance(retry, Request) and retry.dont_filter
+    assert meta.QUOTA_RESERVED not in retry.meta and b"Authorization" not in retry.headers
+    assert mw.ledger.spent(CLIENT, "2024-05-01")["main"].exhausted
+    with pytest.raises(QuotaExhausted):
+        await mw.process_request(retry)
+    await settle()
+    assert engine.closed == ["quota_exhausted"]
+    assert mw.stats.get_value("tiktok/quota/429") == 1
+
+
+async def test_api_date_header_decides_the_day(tmp_path):
+    mw, _, _ = make(tmp_path)  # local clock: 2024-05-01 22:00 UTC
+    req = request()
+    await mw.process_request(req)
+    # The sandbox's clock is ahead: it is already tomorrow there, and it says 429.
+    response = api(req, 429, "rate_limit_exceeded", date="Thu, 02 May 2024 00:30:00 GMT")
+    await mw.process_response(req, response)
+    assert mw.api_clock.day() == "2024-05-02"
+    assert mw.ledger.spent(CLIENT, "2024-05-02")["main"].exhausted
+    assert not mw.ledger.spent(CLIENT, "2024-05-01")["main"].exhausted
+    assert mw.api_clock.seconds_to_reset() == pytest.approx(23.5 * 3600)
+
+
+async def test_records_counted_per_endpoint(tmp_path):
+    mw, _, _ = make(tmp_path)
+    req = request("videos")
+    await mw.process_request(req)
+    data = {"videos": [{"id": i} for i in range(27)], "cursor": 100, "has_more": True}
+    await mw.process_response(req, api(req, 200, data=data))
+    req = request("followers")
+    await mw.process_request(req)
+    await mw.process_response(req, api(req, 200, data={"user_followers": [{"username": "a"}]}))
+    spent = mw.ledger.spent(CLIENT, "2024-05-01")
+    assert spent["main"].records == 27 and spent["follow"].records == 1
+    assert mw.records_this_crawl == {"main": 27, "follow": 1}
+
+
+async def test_reservation_given_back_when_token_middleware_refuses(tmp_path):
+    mw, _, _ = make(tmp_path)
+    req = request()
+    await mw.process_request(req)
+    assert await mw.process_exception(req, IgnoreRequest("no access token")) is None
+    assert mw.ledger.spent(CLIENT, "2024-05-01")["main"].requests == 0
+    assert mw.spent_this_crawl["main"] == 0
+
+
+async def test_ledger_off_keeps_rate_cap_and_handles_429_in_memory(tmp_path):
+    mw, _, _ = make(tmp_path, TIKTOK_QUOTA_ENABLED=False, TIKTOK_MAX_REQUESTS_PER_SECOND=5)
+    assert mw.ledger is None and mw.limiter is not None
+    assert not (tmp_path / "quota.sqlite").exists()
+    req = request()
+    await mw.process_request(req)
+    assert mw.spent_this_crawl["main"] == 1
+    await mw.process_response(req, api(req, 429, "rate_limit_exceeded"))
+    with pytest.raises(QuotaExhausted):
+        await mw.process_request(request())
+
+
+def test_not_configured_when_everything_off(tmp_path):
+    with pytest.raises(NotConfigured):
+        make(tmp_path, TIKTOK_QUOTA_ENABLED=False, TIKTOK_MAX_REQUESTS_PER_SECOND=0)
+    with pytest.raises(ValueError, match="'stop' or 'wait'"):
+        make(tmp_path, TIKTOK_QUOTA_ON_EXHAUSTED="pause")
+
+
+async def test_rate_limiter_spaces_requests():
+    clock = Time()
+    limiter = RateLimiter(4.0, clock=clock)
+    limiter.sleep = clock.sleep
+    await asyncio.gather(*(limiter.wait() for _ in range(9)))
+    assert sum(clock.slept) == pytest.approx(2.0)  # 9 requests at 4/s: 8 gaps of 0.25 s
+    assert all(s == pytest.approx(0.25) for s in clock.slept)
+
+
+def test_mongodb_ledger_when_mongodb_uri_set(tmp_path):
+    crawler = get_crawler(settings_dict=settings(
+        MONGODB_URI="mongodb://localhost:1", MONGODB_CLIENT_CLASS="mongomock.MongoClient",
+        MONGODB_DATABASE="research", TIKTOK_QUOTA_LEDGER=None))
+    ledger = open_ledger(crawler.settings)
+    assert isinstance(ledger, MongoLedger)
+    assert ledger.collection.full_name == "research.quota_ledger"
+    assert ledger.reserve(CLIENT, "main", "2024-05-01", 1)
+    assert not ledger.reserve(CLIENT, "main", "2024-05-01", 1)
+    assert isinstance(open_ledger(crawler.settings, str(tmp_path / "x.sqlite")), SqliteLedger)
+
+
+async def test_middleware_on_mongomock_ledger(tmp_path):
+    mw, _, _ = make(tmp_path, MONGODB_URI="mongodb://localhost:1",
+                    MONGODB_CLIENT_CLASS="mongomock.MongoClient", TIKTOK_QUOTA_LEDGER=None,
+                    TIKTOK_QUOTA_DAILY_REQUESTS={"main": 1})
+    await mw.process_request(request())
+    with pytest.raises(QuotaExhausted):
+        await mw.process_request(request())
+    assert mw.ledger.spent(CLIENT, "2024-05-01")["main"].requests == 1
+
+
+def test_quota_command_report(tmp_path):
+    from tiktok_scrapy.commands.quota import report
+
+    ledger = SqliteLedger(tmp_path / "q.sqlite")
+    clock = ApiClock(now=lambda: START)
+    ledger.reserve(CLIENT, "main", "2024-05-01", 1000)
+    ledger.add_records(CLIENT, "main", "2024-05-01", 99)
+    ledger.mark_exhausted(Client.from_key("other-key-WXYZ"), "follow", "2024-05-01")
+    crawler = get_crawler(settings_dict=settings(TIKTOK_QUOTA_DAILY_REQUESTS={"main": 500}))
+    text = report(ledger, crawler.settings, clock=clock)
+    assert "2024-05-01" in text and "in 2 h 0 min" in text
+    assert "1/500" in text and "499 left" in text and "99 records" in text
+    assert "20000" in text and "WXYZ" not in text and KEY not in text
+    text = report(ledger, crawler.settings, all_clients=True, clock=clock)
+    assert "WXYZ" in text and "the API reported it spent" in text
+
+
+# --- against the real sandbox, in a `scrapy runspider` subprocess ---------------------------
+SPIDER = '''
+import json
+import scrapy
+from scrapy.http import JsonRequest
+
+
+class QuotaProbe(scrapy.Spider):
+    name = "quota_probe"
+
+    async def start(self):
+        for i in range({n}):
+            yield JsonRequest(
+                "{url}/v2/research/user/info/?fields=display_name", data={{"username": f"u{{i}}"}},
+                meta={{"tiktok_endpoint": "users", "tiktok_chain": f"c{{i}}", "tiktok_page": 0,
+                      "handle_httpstatus_all": True}},
+                dont_filter=True, callback=self.parse, errback=self.failed)
+
+    def parse(self, response):
+        self.crawler.stats.inc_value("probe/outcome/" + response.meta.get("tiktok_outcome", "-"))
+
+    def failed(self, failure):
+        self.crawler.stats.inc_value("probe/errback/" + failure.type.__name__)
+
+    def closed(self, reason):
+        with open({out!r}, "w") as f:
+            json.dump({{"reason": reason, **self.crawler.stats.get_stats()}}, f, default=str)
+'''
+
+
+def run_probe(tmp_path, url: str, n: int, *settings_: str, env: dict | None = None):
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "stats.json"
+    spider = tmp_path / "probe.py"
+    spider.write_text(SPIDER.format(n=n, url=url, out=str(out)))
+    overrides = {"ADDONS": "{}", "ITEM_PIPELINES": "{}", "EXTENSIONS": "{}",
+                 "TIKTOK_API_URL": url, "TIKTOK_QUOTA_LEDGER": str(tmp_path / "q.sqlite"),
+                 "CONCURRENT_REQUESTS": "1", "TIKTOK_MAX_REQUESTS_PER_SECOND": "0",
+                 "LOG_LEVEL": "INFO"}
+    args = [a for k, v in overrides.items() for a in ("-s", f"{k}={v}")]
+    for s in settings_:
+        args += ["-s", s]
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TIKTOK_")}
+    environ.update(env or {})
+    proc = subprocess.run([sys.executable, "-m", "scrapy", "runspider", str(spider), *args],
+                          cwd=Path(__file__).parent.parent, env=environ, capture_output=True,
+                          text=True, timeout=60)
+    return json.loads(out.read_text()), proc.stderr
+
+
+@pytest.fixture
+def sandbox():
+    from tiktok_scrapy.sandbox import SandboxThread
+
+    with SandboxThread({"quota_main": 4, "clock": datetime(2030, 1, 2, 23, 0, tzinfo=UTC)}) as sb:
+        yield sb
+
+
+@pytest.mark.integration
+def test_sandbox_429_stops_crawl_once_and_ledger_uses_api_day(tmp_path, sandbox):
+    stats, log = run_probe(tmp_path, sandbox.url, 10, "TIKTOK_CLIENT_KEY=probe-key-0042",
+                           "TIKTOK_CLIENT_SECRET=sandbox-secret")
+    assert stats["reason"] == "quota_exhausted", log[-2000:]
+    assert stats["tiktok/token/fetched"] == 1
+    assert stats["tiktok/quota/429"] == 1
+    assert len(sandbox.requests()) == 5  # 4 served + the one 429, then nothing more
+    assert "sandbox-secret" not in log
+    ledger, client = SqliteLedger(tmp_path / "q.sqlite"), Client.from_key("probe-key-0042")
+    # The first request is reserved before any response (local day); the rest on the
+    # sandbox's day, learnt from its Date header.
+    spent = ledger.spent(client, "2030-01-02")["main"]
+    assert spent.requests == 4 and spent.exhausted
+    local_day = ApiClock().day()
+    assert ledger.spent(client, local_day)["main"].requests == 1
+    assert "Closing the crawl (quota_exhausted)" in log and "Traceback" not in log
+
+
+@pytest.mark.integration
+def test_sandbox_missing_credentials_sends_nothing(tmp_path, sandbox):
+    stats, log = run_probe(tmp_path, sandbox.url, 3)
+    assert stats["reason"] == "missing_credentials"
+    assert sandbox.requests() == [] and "Traceback" not in log
+    assert "TIKTOK_SANDBOX=true" in log

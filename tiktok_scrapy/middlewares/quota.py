@@ -1,0 +1,280 @@
+"""Quota ledger + throttle: reserve each request in the daily ledger before it is sent.
+
+Every request sent costs quota whatever its outcome (500s included), so each one is
+reserved in the ledger (``tiktok_scrapy.quota_ledger``) for its endpoint's quota family on
+the API's UTC day, learnt from responses' ``Date`` headers. When a family is spent (by the
+ledger's count or by the API's 429) the crawl either stops (``quota_exhausted``; resuming
+with the same JOBDIR continues) or waits until the API's next 00:00 UTC. A 429 marks the
+family exhausted and requeues its request, so a crawl meets at most one 429 per family.
+Records returned are counted too. A requests-per-second cap applies in any case.
+
+Settings: TIKTOK_QUOTA_ENABLED, TIKTOK_QUOTA_LEDGER, TIKTOK_QUOTA_DAILY_REQUESTS,
+TIKTOK_QUOTA_ON_EXHAUSTED, TIKTOK_QUOTA_WAIT_MARGIN, TIKTOK_MAX_REQUESTS_PER_SECOND,
+MONGODB_URI / MONGODB_DATABASE / MONGODB_CLIENT_CLASS (MongoDB ledger).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.http import Request, Response
+from scrapy.utils.misc import load_object
+
+from tiktok_scrapy import meta
+from tiktok_scrapy.api.endpoints import ENDPOINTS, Endpoint, QuotaFamily, endpoint_for_url
+from tiktok_scrapy.api.errors import Outcome
+from tiktok_scrapy.closing import close_spider_soon
+from tiktok_scrapy.middlewares.retry import Sleep, classify_response
+from tiktok_scrapy.middlewares.token import read_credentials
+from tiktok_scrapy.quota_ledger import (
+    DEFAULT_COLLECTION,
+    DEFAULT_LEDGER_PATH,
+    ApiClock,
+    Client,
+    MongoLedger,
+    QuotaLedger,
+    SqliteLedger,
+    format_duration,
+)
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
+
+logger = logging.getLogger(__name__)
+
+DOCUMENTED_LIMITS = {QuotaFamily.MAIN.value: 1000, QuotaFamily.FOLLOW.value: 20000}
+ON_EXHAUSTED = ("stop", "wait")
+
+
+class QuotaExhausted(IgnoreRequest):
+    """The request's quota family is spent for today; its chain resumes from the checkpoint."""
+
+
+def open_ledger(settings: BaseSettings, path: str | None = None) -> QuotaLedger:
+    """The ledger the settings name: a MongoDB collection when MONGODB_URI is set (and no
+    explicit ``path``), else a SQLite file."""
+    uri = settings.get("MONGODB_URI") or os.environ.get("MONGODB_URI")
+    name = path or settings.get("TIKTOK_QUOTA_LEDGER")
+    if uri and not path:
+        client_class = load_object(settings.get("MONGODB_CLIENT_CLASS") or "pymongo.MongoClient")
+        client = client_class(uri)
+        database = client[settings.get("MONGODB_DATABASE") or "tiktok_research"]
+        return MongoLedger(database[name or DEFAULT_COLLECTION], client=client)
+    return SqliteLedger(name or DEFAULT_LEDGER_PATH)
+
+
+def daily_limits(settings: BaseSettings) -> dict[str, int]:
+    """TIKTOK_QUOTA_DAILY_REQUESTS over the documented limits (a partial dict keeps the rest)."""
+    return {**DOCUMENTED_LIMITS,
+            **{k: int(v) for k, v in settings.getdict("TIKTOK_QUOTA_DAILY_REQUESTS").items()}}
+
+
+def request_endpoint(request: Request) -> Endpoint | None:
+    name = request.meta.get(meta.ENDPOINT)
+    return ENDPOINTS.get(name) if name else endpoint_for_url(request.url)
+
+
+def find_quota_middleware(crawler: Crawler) -> QuotaMiddleware | None:
+    """The running crawl's QuotaMiddleware (for ``spent_this_crawl``), if enabled."""
+    engine = getattr(crawler, "engine", None)
+    manager = getattr(getattr(engine, "downloader", None), "middleware", None)
+    for mw in getattr(manager, "middlewares", ()):
+        if isinstance(mw, QuotaMiddleware):
+            return mw
+    return None
+
+
+class RateLimiter:
+    """At most ``rate`` requests a second, evenly spaced; waiters go first come, first served."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = 1.0 / rate
+        self.clock = clock
+        self.sleep: Sleep = asyncio.sleep
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self._lock:
+            delay = self._next - self.clock()
+            if delay > 0:
+                await self.sleep(delay)
+            self._next = max(self.clock(), self._next) + self.interval
+
+
+class QuotaMiddleware:
+    """Charge each data request to the ledger, throttle, and stop or wait when spent."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        settings = crawler.settings
+        self.crawler = crawler
+        self.stats = crawler.stats
+        enabled = settings.getbool("TIKTOK_QUOTA_ENABLED")
+        rate = settings.getfloat("TIKTOK_MAX_REQUESTS_PER_SECOND")
+        if not enabled and rate <= 0:
+            raise NotConfigured("TIKTOK_QUOTA_ENABLED is off and there is no rate cap")
+        self.on_exhausted = str(settings.get("TIKTOK_QUOTA_ON_EXHAUSTED")).lower()
+        if self.on_exhausted not in ON_EXHAUSTED:
+            raise ValueError(
+                f"TIKTOK_QUOTA_ON_EXHAUSTED is {self.on_exhausted!r}: set it to 'stop' or 'wait'."
+            )
+        self.limits = daily_limits(settings)
+        self.wait_margin = settings.getfloat("TIKTOK_QUOTA_WAIT_MARGIN")
+        self.limiter = RateLimiter(rate) if rate > 0 else None
+        key, _ = read_credentials(settings)
+        self.client = Client.from_key(key) if key else None
+        self.ledger: QuotaLedger | None = (
+            open_ledger(settings) if enabled and self.client else None
+        )
+        self.api_clock = ApiClock()
+        self.spent_this_crawl: Counter[str] = Counter()  # requests sent per family
+        self.records_this_crawl: Counter[str] = Counter()
+        # 429s seen when the ledger is off: (family, day).
+        self._exhausted_here: set[tuple[str, str]] = set()
+        self._announced: set[tuple[str, str]] = set()
+        self._stopping = False
+        self.sleep: Sleep = asyncio.sleep  # injection point for tests
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    def spider_closed(self) -> None:
+        if self.ledger is not None:
+            self.ledger.close()
+
+    def family_of(self, request: Request) -> str:
+        endpoint = request_endpoint(request)
+        return (endpoint.family if endpoint else QuotaFamily.MAIN).value
+
+    # --- requests ---------------------------------------------------------------------
+    async def process_request(self, request: Request) -> None:
+        if request.meta.get(meta.TOKEN_REQUEST):
+            return
+        request.meta.pop(meta.QUOTA_RESERVED, None)  # a resent request pays again
+        family = self.family_of(request)
+        await self._reserve(family)
+        request.meta[meta.QUOTA_RESERVED] = family
+        self.spent_this_crawl[family] += 1
+        self.stats.inc_value(f"tiktok/quota/requests/{family}")
+        if self.limiter is not None:
+            await self.limiter.wait()
+
+    async def _reserve(self, family: str) -> None:
+        limit = self.limits.get(family, DOCUMENTED_LIMITS[QuotaFamily.MAIN.value])
+        while True:
+            day = self.api_clock.day()
+            if await self._try_reserve(family, day, limit):
+                return
+            if self.on_exhausted == "stop":
+                await self._stop(family, day, limit)  # raises QuotaExhausted
+            else:
+                await self._wait(family, day, limit)
+
+    async def _try_reserve(self, family: str, day: str, limit: int) -> bool:
+        if self.ledger is None or self.client is None:
+            return (family, day) not in self._exhausted_here
+        return await asyncio.to_thread(self.ledger.reserve, self.client, family, day, limit)
+
+    async def _spend_text(self, family: str, day: str, limit: int) -> str:
+        if self.ledger is None or self.client is None:
+            return "the API answered 429"
+        spend = (await asyncio.to_thread(self.ledger.spent, self.client, day)).get(family)
+        used = spend.requests if spend else 0
+        return f"{used}/{limit} requests spent by client {self.client}"
+
+    async def _stop(self, family: str, day: str, limit: int) -> None:
+        if not self._stopping:
+            self._stopping = True
+            self.stats.inc_value("tiktok/quota/exhausted")
+            logger.warning(
+                "Daily %r quota spent (%s on %s, API UTC day); it resets at 00:00 UTC, in %s. "
+                "Closing the crawl (quota_exhausted): run it again with the same JOBDIR to "
+                "continue, or set TIKTOK_QUOTA_ON_EXHAUSTED=wait.",
+                family, await self._spend_text(family, day, limit), day,
+                format_duration(self.api_clock.seconds_to_reset()),
+            )
+            close_spider_soon(self.crawler, "quota_exhausted")
+        raise QuotaExhausted(f"daily {family!r} quota exhausted on {day}")
+
+    async def _wait(self, family: str, day: str, limit: int) -> None:
+        seconds = self.api_clock.seconds_to_reset() + self.wait_margin
+        if (family, day) not in self._announced:
+            self._announced.add((family, day))
+            self.stats.inc_value("tiktok/quota/exhausted")
+            self.stats.inc_value("tiktok/quota/waited_seconds", round(seconds))
+            logger.warning(
+                "Daily %r quota spent (%s on %s, API UTC day); waiting %s until it resets "
+                "(00:00 UTC + %.0f s).",
+                family, await self._spend_text(family, day, limit), day,
+                format_duration(seconds), self.wait_margin,
+            )
+        await self.sleep(seconds)
+
+    # --- responses --------------------------------------------------------------------
+    async def process_response(self, request: Request, response: Response) -> Request | Response:
+        self.api_clock.observe(response.headers.get(b"Date"))
+        if request.meta.get(meta.TOKEN_REQUEST):
+            return response
+        family = request.meta.get(meta.QUOTA_RESERVED) or self.family_of(request)
+        result = classify_response(response)
+        if result.outcome is Outcome.QUOTA:
+            return await self._on_quota_error(request, family, result.code, result.log_id)
+        if result.outcome is Outcome.OK and result.payload is not None:
+            await self._count_records(request, family, result.payload)
+        return response
+
+    async def _on_quota_error(self, request: Request, family: str, code: str,
+                              log_id: str | None) -> Request:
+        day = self.api_clock.day()
+        self.stats.inc_value("tiktok/quota/429")
+        if self.ledger is not None and self.client is not None:
+            await asyncio.to_thread(self.ledger.mark_exhausted, self.client, family, day)
+        else:
+            self._exhausted_here.add((family, day))
+        logger.info("The API reports the %r quota spent (%s, log_id %s); marking %s exhausted.",
+                    family, code, log_id or "-", day)
+        retry = request.copy()
+        retry.meta.pop(meta.QUOTA_RESERVED, None)
+        retry.headers.pop(b"Authorization", None)
+        retry.dont_filter = True
+        return retry
+
+    async def _count_records(self, request: Request, family: str,
+                             payload: dict[str, Any]) -> None:
+        endpoint = request_endpoint(request)
+        data = payload.get("data")
+        if endpoint is None or not isinstance(data, dict):
+            return
+        count = len(endpoint.records(data))
+        if not count:
+            return
+        self.records_this_crawl[family] += count
+        self.stats.inc_value(f"tiktok/quota/records/{family}", count)
+        if self.ledger is not None and self.client is not None:
+            await asyncio.to_thread(self.ledger.add_records, self.client, family,
+                                    self.api_clock.day(), count)
+
+    async def process_exception(self, request: Request, exception: Exception) -> None:
+        """Give back the reservation of a request a later middleware refused to send."""
+        family = request.meta.get(meta.QUOTA_RESERVED)
+        if family is None or not isinstance(exception, IgnoreRequest):
+            return
+        request.meta.pop(meta.QUOTA_RESERVED, None)
+        self.spent_this_crawl[family] -= 1
+        self.stats.inc_value(f"tiktok/quota/requests/{family}", -1)
+        if self.ledger is not None and self.client is not None:
+            await asyncio.to_thread(self.ledger.release, self.client, family,
+                                    self.api_clock.day())

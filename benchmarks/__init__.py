@@ -1,0 +1,1 @@
+"""Reproducible speed runs; each module is runnable with ``python -m benchmarks.<name>``."""

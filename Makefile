@@ -34,7 +34,9 @@ bench: $(STAMP)
 sandbox: $(STAMP)
 	$(BIN)/python -m tiktok_scrapy.sandbox --port 8765
 
+# scrapy.cfg's [deploy] target reads SCRAPYD_URL (and SCRAPYD_USERNAME/SCRAPYD_PASSWORD).
 deploy: $(STAMP)
+	@test -n "$$SCRAPYD_URL" || { echo "error: set SCRAPYD_URL, e.g. export SCRAPYD_URL=http://localhost:6800/ (see docs/deploy.md)" >&2; exit 2; }
 	cd $(CURDIR) && $(BIN)/scrapyd-deploy
 
 clean:

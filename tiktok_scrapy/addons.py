@@ -48,7 +48,8 @@ class TikTokAddon:
             return
         outdir = resolve_output_dir(settings, spider.name)
         _replace(settings, "TIKTOK_OUTPUT_DIR", str(outdir))
-        if not settings.getdict("FEEDS") and not mongodb_uri(settings):
+        checking = bool(os.environ.get("SCRAPY_CHECK"))  # `scrapy check` runs no feeds
+        if not settings.getdict("FEEDS") and not mongodb_uri(settings) and not checking:
             _replace(settings, "FEEDS", default_feeds(outdir, spider))
         config = spider.config
         if config.max_items:

@@ -1,10 +1,11 @@
 """Advance a chain's checkpoint only once its page's items have been handed on.
 
-A page's items go through the pipelines concurrently with the next page's download, and
-storage may batch them (MongoDB). Committing the checkpoint when the page is parsed would
-lose those items on a ``kill -9``; committing it when each item has fired ``item_scraped``
-(or ``item_dropped``) does not. Pages of one chain are committed in order, and a page whose
-item failed to store (``item_error``) holds its chain back, so the next run redoes it.
+A page's items go through the pipelines asynchronously, and storage may batch them
+(MongoDB). Committing the checkpoint when the page is parsed would lose those items on a
+``kill -9``; committing it when each item has fired ``item_scraped`` (or ``item_dropped``)
+does not. Only then is the chain's next page requested (``then``), so a kill costs at most
+the one page each chain had in flight. Pages of one chain are committed in order, and a
+page whose item failed to store (``item_error``) holds its chain back for the next run.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class _Pending:
     key: PageKey
     remaining: int
     state: ChainState
+    then: Callable[[], None] | None = None
     failed: bool = False
 
 
@@ -34,9 +36,16 @@ class PageTracker:
         self._chains: dict[str, deque[_Pending]] = {}
         self._by_key: dict[PageKey, _Pending] = {}
 
-    def page_parsed(self, key: PageKey, items: int, state: ChainState) -> None:
-        """Register a parsed page; ``state`` is the chain's state once it is committed."""
-        entry = _Pending(key, items, state)
+    def page_parsed(
+        self,
+        key: PageKey,
+        items: int,
+        state: ChainState,
+        then: Callable[[], None] | None = None,
+    ) -> None:
+        """Register a parsed page; ``state`` is committed, then ``then()`` called, once its
+        ``items`` have been handed on."""
+        entry = _Pending(key, items, state, then)
         self._chains.setdefault(key[0], deque()).append(entry)
         if items:
             self._by_key[key] = entry
@@ -60,10 +69,13 @@ class PageTracker:
 
     def _drain(self, chain_id: str) -> None:
         queue = self._chains.get(chain_id)
-        latest: ChainState | None = None
+        done: list[_Pending] = []
         while queue and queue[0].remaining <= 0 and not queue[0].failed:
-            latest = queue.popleft().state
+            done.append(queue.popleft())
         if queue is not None and not queue:
             del self._chains[chain_id]
-        if latest is not None:
-            self._commit(latest)
+        if done:
+            self._commit(done[-1].state)
+        for entry in done:
+            if entry.then is not None:
+                entry.then()

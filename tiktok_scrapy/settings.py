@@ -71,6 +71,15 @@ TIKTOK_OUTPUT_DIR = "data/{spider}/{job}"
 TIKTOK_PAGE_RECORDS = True
 # Seconds between progress log lines.
 TIKTOK_PROGRESS_INTERVAL = 30.0
+# Write report.html (items per day, requests and quota over time, errors, top hashtags
+# and regions) in TIKTOK_OUTPUT_DIR at the end of each crawl.
+TIKTOK_REPORT_ENABLED = True
+
+# --- Continuous (daily) mode (videos configs with mode: daily) ------------------------
+# Folder of the ledger of days crawled; {query_id} is the config's name (or hash).
+TIKTOK_STATE_DIR = "data/state/{query_id}"
+# Pin "today" (YYYY-MM-DD, UTC) for daily mode and `scrapy plan`; None: the real date.
+TIKTOK_TODAY = None
 
 # --- Validation and storage ----------------------------------------------------------
 # Check every item against the codebook (tiktok_scrapy.schemas) and normalise it (NUL bytes
@@ -82,6 +91,9 @@ TIKTOK_IDS_AS_STRINGS = False
 # MongoDB: storage is on when MONGODB_URI (setting or environment variable) is set.
 MONGODB_URI = None
 MONGODB_DATABASE = "tiktok_research"
+# Writes are batched: a bulk_write when this many are queued, when the oldest has waited
+# MONGODB_FLUSH_SECONDS, when the previous write ends, and at close. An item counts as
+# scraped (and its page's checkpoint advances) only once its batch is written.
 MONGODB_BATCH_SIZE = 500
 MONGODB_FLUSH_SECONDS = 2.0
 # Keep engagement counts per crawl in <collection>_snapshots.
@@ -99,9 +111,16 @@ MONGODB_RETRY_BACKOFF = 1.0
 MONGODB_RETRY_BACKOFF_MAX = 30.0
 
 # --- Cassettes (record/replay HTTP) --------------------------------------------------
+# record: write every request/response pair, secrets scrubbed, to CASSETTE_DIR/CASSETTE_NAME/;
+# replay: answer from that cassette with no network (a request not recorded stops the crawl,
+# reason cassette_miss); off. See docs/cassettes.md. The add-on tiktok_scrapy.cassettes.
+# CassetteAddon turns this into the HTTPCACHE_* settings (Scrapy's HttpCacheMiddleware); in
+# replay it also turns the quota ledger and retry backoff off. `scrapy check` replays.
 CASSETTE_MODE = "off"  # record | replay | off
 CASSETTE_NAME = None
 CASSETTE_DIR = "fixtures/cassettes"
+# `scrapy check` contracts: @cassette <name> checks a callback on a recorded cassette.
+SPIDER_CONTRACTS = {"tiktok_scrapy.contracts.CassetteContract": 10}
 
 # --- Scrapy --------------------------------------------------------------------------
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
@@ -135,10 +154,16 @@ ITEM_PIPELINES = {
     "tiktok_scrapy.pipelines.mongodb.MongoDBPipeline": 500,
 }
 # Starts the sandbox (TIKTOK_SANDBOX) and sets the default per-item-type JSONL feeds.
-ADDONS = {"tiktok_scrapy.addons.TikTokAddon": 0}
+ADDONS = {
+    "tiktok_scrapy.addons.TikTokAddon": 0,
+    # CASSETTE_MODE=record|replay: HTTP cache storage that records/replays cassettes.
+    "tiktok_scrapy.cassettes.CassetteAddon": 10,
+}
 EXTENSIONS = {
+    "tiktok_scrapy.continuous.DailyMode": 50,
     "tiktok_scrapy.extensions.pagelog.PageLog": 100,
     "tiktok_scrapy.extensions.progress.Progress": 200,
+    "tiktok_scrapy.extensions.report.CrawlReport": 800,
     "tiktok_scrapy.extensions.statsfile.StatsFile": 900,
 }
 FEED_STORAGES = {

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, ClassVar
 
 from scrapy import Request, Spider, signals
@@ -120,11 +121,17 @@ class ResearchApiSpider(Spider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ResearchApiSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        crawler.signals.connect(spider._item_scraped, signal=signals.item_scraped)
-        crawler.signals.connect(spider._item_dropped, signal=signals.item_dropped)
-        crawler.signals.connect(spider._item_error, signal=signals.item_error)
+        crawler.signals.connect(spider._connect_item_signals, signal=signals.spider_opened)
         crawler.signals.connect(spider._spider_closed, signal=signals.spider_closed)
         return spider
+
+    def _connect_item_signals(self) -> None:
+        # Connected now, after the extensions (the feed exporter among them), so that an
+        # item counts as handed on only after every other item_scraped handler has run.
+        signals_ = self.crawler.signals
+        signals_.connect(self._item_scraped, signal=signals.item_scraped)
+        signals_.connect(self._item_dropped, signal=signals.item_dropped)
+        signals_.connect(self._item_error, signal=signals.item_error)
 
     @property
     def api_url(self) -> str:
@@ -316,13 +323,22 @@ class ResearchApiSpider(Spider):
         key: PageKey = (chain.id, state.epoch, state.page)
         for item in items:
             item["_crawl"] = dict(crawl)
-        self.tracker.page_parsed(key, len(items), new_state)
-        self.crawler.stats.inc_value("tiktok/items", len(items))
-        yield from items
         if reason is None:
-            yield self._page_request(chain, new_state)
+            self.expected[chain.id] = (new_state.epoch, new_state.page)
+            then = partial(self._schedule, chain, new_state)
         else:
             self.expected.pop(chain.id, None)
+            then = None
+        self.crawler.stats.inc_value("tiktok/items", len(items))
+        # A page without items commits (and requests its successor) at once; one with
+        # items when the last of them has been handed on.
+        self.tracker.page_parsed(key, len(items), new_state, then)
+        yield from items
+
+    def _schedule(self, chain: Chain, state: ChainState) -> None:
+        """Request a chain's next page (called once the previous page is committed)."""
+        if self.states.get(chain.id) is state:
+            self.crawler.engine.crawl(self._page_request(chain, state))
 
     def _end_reason(
         self, chain: Chain, has_more: bool, sent: Any, next_cursor: Any, empty: int

@@ -97,7 +97,9 @@ def _jsonl_column(path: Path, column: str, keep: Callable[[dict], bool] | None) 
                 raise InputError(f"{path}:{number}: not a JSON line ({exc.msg})") from None
             if not isinstance(row, dict):
                 raise InputError(f"{path}:{number}: expected a JSON object per line")
-            value = row.get(column)
+            # Validation strips NUL bytes and keeps the API's original under _original: the
+            # original is what the API knows the account by.
+            value = (row.get("_original") or {}).get(column, row.get(column))
             if value in (None, "") or (keep and not keep(row)):
                 continue
             yield value

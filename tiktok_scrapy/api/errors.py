@@ -28,7 +28,8 @@ class Outcome(StrEnum):
 USER_LEVEL_PATTERNS = re.compile(
     r"cannot find the user|can ?not find the user|cannot be found|user.{0,20}not (?:exist|found)"
     r"|cannot return this user|is private|private account|privacy|not return|"
-    r"user has been (?:banned|deleted)|account .{0,20}(?:private|not available)",
+    r"user has been (?:banned|deleted)|account .{0,20}(?:private|not available)"
+    r"|(?:playlist|video).{0,40}(?:does not exist|not found|cannot be found)",
     re.IGNORECASE,
 )
 TRANSIENT_400_PATTERNS = re.compile(r"invalid count or cursor", re.IGNORECASE)

@@ -2,6 +2,13 @@
 
 Each is a few lines: which endpoint, which item, how a record becomes that item. The
 inputs come from the config (a list, a file, or an earlier crawl's output), de-duplicated.
+User-level errors (unknown user, private list, information not returned) end only their
+own chain, as a recorded outcome (see ``ResearchApiSpider.parse_page``).
+
+Time-cursor lists (followers, following, liked videos) return records "on or before the
+cursor", so an API that hands back the oldest record's time as the next cursor repeats the
+records sharing that second on the next page. Each chain remembers the last few keys of
+its previous page (``ChainState.extra``, a few hundred bytes) and drops those repeats.
 """
 
 from __future__ import annotations
@@ -9,9 +16,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
+from tiktok_scrapy.api.endpoints import Pagination
 from tiktok_scrapy.checkpoints import ChainState
 from tiktok_scrapy.items import ApiItem, Comment, FollowEdge, Playlist, User, UserVideoLink
 from tiktok_scrapy.spiders.base import Chain, ResearchApiSpider
+
+BOUNDARY_KEY = "boundary"
+# Keys of a page's last records kept to spot repeats on the next page: only records that
+# share the cursor's second repeat, and far fewer than this ever do.
+BOUNDARY_MEMORY = 20
 
 
 class InputSpider(ResearchApiSpider):
@@ -32,6 +45,41 @@ class InputSpider(ResearchApiSpider):
                 fields=tuple(fields) if fields and self.endpoint.fields else None,
             )
 
+    def make_items(
+        self, chain: Chain, records: list, data: dict, state: ChainState, done: bool
+    ) -> list[ApiItem]:
+        fresh = self.unrepeated(records, state)
+        return [item for record in fresh if (item := self.make_item(chain, record)) is not None]
+
+    def make_item(self, chain: Chain, record: dict) -> ApiItem | None:
+        """The item for one record (None: skip it)."""
+        return self.item_class(record)
+
+    def record_key(self, record: dict) -> Any:
+        """What identifies a record within one chain's list (for boundary repeats)."""
+        return record.get("id")
+
+    def unrepeated(self, records: list, state: ChainState) -> list[dict]:
+        """The page's records minus those a time cursor repeated from the previous page."""
+        records = [r for r in records if isinstance(r, dict)]
+        if self.endpoint.pagination is not Pagination.TIME or not records:
+            return records
+        seen = set(state.extra.get(BOUNDARY_KEY, ()))
+        fresh: list[dict] = []
+        keys: list[Any] = []
+        for record in records:
+            key = self.record_key(record)
+            if key is not None:
+                keys.append(key)
+                if key in seen:
+                    continue
+                seen.add(key)
+            fresh.append(record)
+        if repeats := len(records) - len(fresh):
+            self.crawler.stats.inc_value("tiktok/items/boundary_repeats", repeats)
+        state.extra = {**state.extra, BOUNDARY_KEY: keys[-BOUNDARY_MEMORY:]}
+        return fresh
+
 
 class UsersSpider(InputSpider):
     """users: user info for each username (the requested username is kept on the item)."""
@@ -40,10 +88,9 @@ class UsersSpider(InputSpider):
     endpoint_name = "users"
     item_class = User
 
-    def make_items(
-        self, chain: Chain, records: list, data: dict, state: ChainState, done: bool
-    ) -> list[ApiItem]:
-        return [User({**record, "username": chain.input}) for record in records]
+    def make_item(self, chain: Chain, record: dict) -> ApiItem | None:
+        # The API may or may not echo ``username``; the requested one is the key we know.
+        return User({**record, "username": chain.input})
 
 
 class CommentsSpider(InputSpider):
@@ -60,32 +107,34 @@ class _FollowSpider(InputSpider):
     item_class = FollowEdge
     listed_is_source: ClassVar[bool]
 
-    def make_items(
-        self, chain: Chain, records: list, data: dict, state: ChainState, done: bool
-    ) -> list[ApiItem]:
-        items: list[ApiItem] = []
-        for account in records:
-            listed = account.get("username")
-            source, target = (listed, chain.input) if self.listed_is_source else (
-                chain.input, listed)
-            items.append(
-                FollowEdge(
-                    {**account, "source": source, "target": target,
-                     "display_name": account.get("display_name")}
-                )
-            )
-        for item in items:
-            item.pop("username", None)
-        return items
+    def record_key(self, record: dict) -> Any:
+        return record.get("username")
+
+    def make_item(self, chain: Chain, record: dict) -> ApiItem | None:
+        listed = record.get("username")
+        if not listed:
+            self.crawler.stats.inc_value("tiktok/items/follow_without_username")
+            return None
+        source, target = (listed, chain.input) if self.listed_is_source else (
+            chain.input, listed)
+        others = {k: v for k, v in record.items() if k not in ("username", "display_name")}
+        return FollowEdge(
+            {**others, "source": source, "target": target,
+             "display_name": record.get("display_name")}
+        )
 
 
 class FollowersSpider(_FollowSpider):
+    """followers: who follows each account (``source`` = the listed follower)."""
+
     name = "followers"
     endpoint_name = "followers"
     listed_is_source = True
 
 
 class FollowingSpider(_FollowSpider):
+    """following: whom each account follows (``target`` = the listed account)."""
+
     name = "following"
     endpoint_name = "following"
     listed_is_source = False
@@ -97,13 +146,8 @@ class _UserVideosSpider(InputSpider):
     item_class = UserVideoLink
     relation: ClassVar[str]
 
-    def make_items(
-        self, chain: Chain, records: list, data: dict, state: ChainState, done: bool
-    ) -> list[ApiItem]:
-        return [
-            UserVideoLink({**video, "account": chain.input, "relation": self.relation})
-            for video in records
-        ]
+    def make_item(self, chain: Chain, record: dict) -> ApiItem | None:
+        return UserVideoLink({**record, "account": chain.input, "relation": self.relation})
 
 
 class LikedVideosSpider(_UserVideosSpider):
@@ -130,21 +174,23 @@ class PlaylistsSpider(InputSpider):
     name = "playlists"
     endpoint_name = "playlists"
     item_class = Playlist
+    playlist_keys: ClassVar[tuple[str, ...]] = (
+        "playlist_name", "playlist_item_total", "playlist_last_updated",
+    )
 
     def make_items(
         self, chain: Chain, records: list, data: dict, state: ChainState, done: bool
     ) -> list[ApiItem]:
+        # The ids wait in the chain state (checkpointed with it) until the last page.
         video_ids = [*state.extra.get("video_ids", []), *records]
         state.extra = {**state.extra, "video_ids": video_ids}
-        for key in ("playlist_name", "playlist_item_total", "playlist_last_updated"):
-            if key in data:
-                state.extra[key] = data[key]
+        state.extra.update({k: data[k] for k in self.playlist_keys if k in data})
         if not done:
             return []
         playlist = {k: v for k, v in state.extra.items() if k != "video_ids"}
         return [
             Playlist(
                 {"playlist_id": data.get("playlist_id", chain.input), **playlist,
-                 "playlist_video_ids": video_ids}
+                 "playlist_video_ids": list(dict.fromkeys(video_ids))}
             )
         ]

@@ -1,0 +1,104 @@
+"""``scrapy plan <spider> -a config=...``: chains, windows and request bounds, sent nothing.
+
+Builds the spider exactly as ``scrapy crawl`` would (same config validation; daily mode
+reads its ledger without writing it), lists what it would crawl and prints the minimum
+and, where one exists, the upper bound of requests per quota family against what the
+quota ledger says remains today (``tiktok_scrapy.planning``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, ClassVar
+
+from scrapy.commands import ScrapyCommand
+from scrapy.crawler import Crawler
+from scrapy.exceptions import CloseSpider, UsageError
+from scrapy.utils.conf import arglist_to_dict
+
+from tiktok_scrapy.config import ConfigError, NetworkConfig, VideosConfig
+from tiktok_scrapy.continuous import prepare_daily
+from tiktok_scrapy.middlewares.quota import daily_limits, open_ledger
+from tiktok_scrapy.middlewares.token import read_credentials
+from tiktok_scrapy.planning import estimate, format_plan, network_estimate, pages_bound
+from tiktok_scrapy.quota_ledger import ApiClock, Client
+
+
+class Command(ScrapyCommand):
+    requires_project = True
+    default_settings: ClassVar[dict[str, Any]] = {"LOG_ENABLED": False}
+
+    def syntax(self) -> str:
+        return "<spider> -a config=<file|example|json> [-a key=value ...]"
+
+    def short_desc(self) -> str:
+        return "Print a crawl's chains and request bounds against today's quota; send nothing"
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument("-a", dest="spargs", action="append", default=[],
+                            metavar="NAME=VALUE", help="spider argument (may be repeated)")
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) != 1:
+            raise UsageError("name one spider, e.g. scrapy plan videos -a config=quickstart")
+        assert self.settings is not None
+        try:
+            print(plan_text(args[0], arglist_to_dict(opts.spargs), self.settings))
+        except (ConfigError, CloseSpider) as error:
+            print(f"error: {getattr(error, 'reason', None) or error}", file=sys.stderr)
+            self.exitcode = 2
+
+
+def plan_text(spider_name: str, spargs: dict[str, str], settings: Any) -> str:
+    from scrapy.spiderloader import get_spider_loader
+
+    try:
+        spidercls = get_spider_loader(settings).load(spider_name)
+    except KeyError:
+        raise ConfigError(f'no spider "{spider_name}" — see `scrapy list`') from None
+    crawler = Crawler(spidercls, settings)
+    spider = spidercls.from_crawler(crawler, **spargs)
+    config = spider.config
+    if isinstance(config, VideosConfig) and config.mode == "daily":
+        prepare_daily(config, crawler.settings)
+    chains = list(spider.plan())
+    if isinstance(config, NetworkConfig):
+        families = network_estimate(
+            len(config.inputs()), config.depth, len(config.directions()),
+            config.max_users_per_level, config.max_edges_per_user, config.max_count)
+    else:
+        is_random = bool(getattr(config, "is_random", False))
+        families = estimate(
+            (c.endpoint.name, pages_bound(
+                c.endpoint.name, int(c.body.get("max_count") or 100), is_random=is_random,
+                ids=_ids_in(c.body) if spider_name == "refresh" else None))
+            for c in chains
+        )
+    windows = [str(c.window) for c in chains if c.window]
+    return format_plan(spider_name, [c.id for c in chains], windows, families,
+                       remaining_today(crawler.settings), config.max_requests)
+
+
+def _ids_in(body: dict) -> int:
+    return sum(len(c.get("field_values", [])) for c in body.get("query", {}).get("and", []))
+
+
+def remaining_today(settings: Any) -> dict[str, int | None]:
+    """Requests left today per quota family from the ledger (None: no client key set)."""
+    limits = daily_limits(settings)
+    key, _ = read_credentials(settings)
+    if not key or not settings.getbool("TIKTOK_QUOTA_ENABLED"):
+        return dict.fromkeys(limits)
+    ledger = open_ledger(settings)
+    try:
+        spent = ledger.spent(Client.from_key(key), ApiClock().day())
+    finally:
+        ledger.close()
+    left: dict[str, int | None] = {}
+    for family, limit in limits.items():
+        spend = spent.get(family)
+        left[family] = 0 if spend and spend.exhausted else limit - (spend.requests if spend
+                                                                    else 0)
+    return left

@@ -62,7 +62,7 @@ def crawl_command(
         "TIKTOK_RETRY_BACKOFF_BASE": "0.01",
         "TIKTOK_RETRY_BACKOFF_MAX": "0.05",
         "TIKTOK_MAX_REQUESTS_PER_SECOND": "0",
-        "LOG_LEVEL": "INFO",
+        "LOG_LEVEL": os.environ.get("CRAWL_LOG_LEVEL", "INFO"),
     }
     base.update({k: str(v) for k, v in (settings or {}).items()})
     for key, value in base.items():
@@ -80,6 +80,7 @@ def run_crawl(
     timeout: float = 180,
 ) -> CrawlResult:
     command, outdir = crawl_command(spider, config, url, tmp, settings, args)
+    tmp.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
         command, cwd=tmp, env=env_for_subprocess(), capture_output=True, text=True,
         timeout=timeout, check=False,

@@ -41,6 +41,10 @@ class ChainGateMiddleware:
         stats = self.crawler.stats
         if not admit(request):
             stats.inc_value("tiktok/gate/dropped")
+            logger.debug(
+                "Dropped a request of chain %s page %s: not the page the chain expects next.",
+                request.meta.get(meta.CHAIN), request.meta.get(meta.PAGE),
+            )
             raise IgnoreRequest("not the page its chain expects next (stale or duplicate)")
         budget = getattr(getattr(spider, "config", None), "max_requests", None)
         if budget is not None and spider.requests_sent >= budget:

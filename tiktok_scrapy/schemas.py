@@ -280,6 +280,22 @@ def strip_nul(value: Any) -> Any:
     return value
 
 
+def has_nul(value: Any) -> bool:
+    """Whether ``strip_nul`` could change ``value``: an allocation-free pre-check.
+
+    Almost no item holds a NUL byte, and building cleaned copies of every nested list and
+    dict to find that out was the costliest part of normalising (docs/benchmarks.md).
+    """
+    kind = type(value)
+    if kind is str:
+        return "\x00" in value
+    if kind is list:
+        return any(map(has_nul, value))
+    if kind is dict:
+        return any(map(has_nul, value.values()))
+    return isinstance(value, str | list | dict)  # a subclass: let strip_nul decide
+
+
 def utc_iso(epoch: int | float) -> str:
     """``1731190453`` -> ``"2024-11-09T22:14:13Z"``."""
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -292,7 +308,7 @@ def normalise(obj: dict[str, Any], *, ids_as_strings: bool = False) -> dict[str,
     """
     original: dict[str, Any] = {}
     for key, value in obj.items():
-        if key in ("_crawl", "_original"):
+        if key in ("_crawl", "_original") or not has_nul(value):
             continue
         cleaned = strip_nul(value)
         if cleaned is not value:

@@ -165,6 +165,9 @@ class ApiRetryMiddleware:
         retry = request.copy()
         retry.meta[counter_key] = done + 1
         retry.meta.pop(meta.OUTCOME, None)
+        # A response other than 401 came back, so the token worked: a later expiry gets its
+        # own resend instead of counting as "rejected twice".
+        retry.meta.pop(meta.AUTH_RETRIED, None)
         retry.dont_filter = True
         # The token middleware sets a fresh one; a queued request must not carry it to JOBDIR.
         retry.headers.pop(b"Authorization", None)

@@ -264,6 +264,8 @@ def serve_videos(call: Call) -> dict[str, Any]:
     search_id = call.body.get("search_id")
     if search_id in (None, ""):
         videos = call.dataset.search(query, start, end)
+        if faults.heavy_search(call.state, len(videos)):
+            raise ApiError(faults.INTERNAL_ERROR_MESSAGE, 500, "internal_error")
         search_id = call.state.new_search(videos) if videos else None
     else:
         if isinstance(search_id, bool) or not isinstance(search_id, str | int):
@@ -273,6 +275,8 @@ def serve_videos(call: Call) -> dict[str, Any]:
         if found is None or faults.search_id_fails(call.state, found):
             raise ApiError(faults.search_id_message(search_id))
         videos = found.videos
+    if faults.heavy_search(call.state, len(videos)):
+        raise ApiError(faults.INTERNAL_ERROR_MESSAGE, 500, "internal_error")
     data = call.index_page("videos", videos, transform=call.project)
     if search_id:
         data["search_id"] = search_id

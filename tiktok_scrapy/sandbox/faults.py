@@ -89,6 +89,16 @@ def time_has_more(state: SandboxState, cursor: int, oldest: int | None) -> bool:
     return oldest - cursor < trailing
 
 
+def heavy_search(state: SandboxState, matches: int) -> bool:
+    """A video query matching more than ``fail_results_over`` videos: 500, every time.
+
+    The real API's internal errors are frequent on large windows; this makes one that
+    never succeeds, deterministically, so a crawler's window splitting can be tested.
+    """
+    limit = state.options.fail_results_over
+    return limit > 0 and matches > limit
+
+
 def search_id_fails(state: SandboxState, search: Search) -> bool:
     """An "invalid or expired" answer for a live search_id; the next request with it works."""
     if search.just_failed:

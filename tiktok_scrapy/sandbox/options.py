@@ -47,6 +47,7 @@ class SandboxOptions:
     stall_cursor_rate: float = 0.0
     token_error_rate: float = 0.0
     trailing_empty_pages: int = 0
+    fail_results_over: int = 0  # video queries matching more videos: 500 every time (0: off)
     latency_ms: float = 0.0
     latency_jitter_ms: float = 0.0
 

@@ -349,7 +349,11 @@ class ResearchApiSpider(Spider):
         cap = chain.endpoint.cap
         if cap is not None and isinstance(next_cursor, int) and next_cursor >= cap:
             return "cap_reached"
-        if next_cursor is None or next_cursor == sent:
+        if next_cursor is None:
+            return "stalled_cursor"
+        # A first empty page that leaves the cursor where it was is asked once more (the
+        # same request): ending at a transient stall would lose the rest of the chain.
+        if next_cursor == sent and empty != 1:
             return "stalled_cursor"
         if empty >= self.settings.getint("TIKTOK_STALL_EMPTY_PAGES"):
             return "empty_pages"
@@ -425,7 +429,6 @@ class ResearchApiSpider(Spider):
             "Chain %s keeps failing (%s): split into %s.",
             chain.id, reason, ", ".join(c.id for c in children),
         )
-        self.crawler.stats.inc_value("tiktok/chains/split")
         for child in children:
             self.chains[child.id] = child
             child_state = ChainState(child.id, spec=child.spec())

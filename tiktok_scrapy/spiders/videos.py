@@ -56,7 +56,7 @@ class VideosSpider(ResearchApiSpider):
             return ()
         halves = window.split()
         query = chain.body["query"]
-        suffix = chain.id.split(f"{window.api_dates()[1]}", 1)[1]
+        suffix = chain.id.partition("-".join(window.api_dates()))[2]  # e.g. ":region_code=FR"
         if halves:
             return [self.window_chain(h, query, suffix, chain.id) for h in halves]
         field = self.settings.get("TIKTOK_WINDOW_SPLIT_FIELD")

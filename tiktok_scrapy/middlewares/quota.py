@@ -5,7 +5,8 @@ reserved in the ledger (``tiktok_scrapy.quota_ledger``) for its endpoint's quota
 the API's UTC day, learnt from responses' ``Date`` headers. When a family is spent (by the
 ledger's count or by the API's 429) the crawl either stops (``quota_exhausted``; resuming
 with the same JOBDIR continues) or waits until the API's next 00:00 UTC. A 429 marks the
-family exhausted and requeues its request, so a crawl meets at most one 429 per family.
+family exhausted and requeues its request, so nothing is sent after a family's first 429
+(requests already in flight may meet one too).
 Records returned are counted too. A requests-per-second cap applies in any case.
 
 Settings: TIKTOK_QUOTA_ENABLED, TIKTOK_QUOTA_LEDGER, TIKTOK_QUOTA_DAILY_REQUESTS,

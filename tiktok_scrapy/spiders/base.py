@@ -280,6 +280,13 @@ class ResearchApiSpider(Spider):
             yield from self._on_gave_up(chain, state, f"{classified.code}: {classified.message}")
         elif outcome is Outcome.QUOTA:
             raise CloseSpider("quota_exhausted")
+        elif outcome is Outcome.REFRESH_TOKEN:
+            logger.error(
+                "The API rejected a freshly fetched access token (%s %s, log_id %s): check "
+                "that the client key is approved for the Research API; stopping.",
+                classified.code, classified.message, classified.log_id,
+            )
+            raise CloseSpider("auth_failed")
         else:
             logger.error(
                 "The API refused a request of chain %s: %s %s (log_id %s). This is a bug in the "
@@ -299,7 +306,7 @@ class ResearchApiSpider(Spider):
         next_cursor = data.get("cursor")
         has_more = bool(data.get("has_more")) and endpoint.paged
         empty = 0 if records else state.empty_pages + 1
-        reason = self._end_reason(chain, has_more, sent_cursor, next_cursor, empty)
+        reason = self.end_reason(chain, has_more, sent_cursor, next_cursor, empty)
         new_state = copy_state(
             state,
             page=state.page + 1,
@@ -340,7 +347,7 @@ class ResearchApiSpider(Spider):
         if self.states.get(chain.id) is state:
             self.crawler.engine.crawl(self._page_request(chain, state))
 
-    def _end_reason(
+    def end_reason(
         self, chain: Chain, has_more: bool, sent: Any, next_cursor: Any, empty: int
     ) -> str | None:
         """Why a chain stops after this page, or None to fetch the next one."""
@@ -446,6 +453,10 @@ class ResearchApiSpider(Spider):
     def _commit(self, state: ChainState) -> None:
         if self.store:
             self.store.save(state)
+        self.chain_committed(state)
+
+    def chain_committed(self, state: ChainState) -> None:
+        """Hook: a chain's state was just committed (the network spider grows levels here)."""
 
     # --- page records --------------------------------------------------------------------
     def _base_record(self, chain: Chain, state: ChainState, body: bytes | str | None) -> dict:

@@ -106,10 +106,10 @@ class NetworkSpider(ResearchApiSpider):
         state.extra = {**state.extra, "listed": listed}
         return items
 
-    def _end_reason(
+    def end_reason(
         self, chain: Chain, has_more: bool, sent: Any, next_cursor: Any, empty: int
     ) -> str | None:
-        reason = super()._end_reason(chain, has_more, sent, next_cursor, empty)
+        reason = super().end_reason(chain, has_more, sent, next_cursor, empty)
         cap = self.config.max_edges_per_user
         if reason is None and cap is not None and chain.endpoint.name != USERS:
             listed = len(self.states[chain.id].extra.get("listed", []))
@@ -129,17 +129,16 @@ class NetworkSpider(ResearchApiSpider):
         self._committed.update(stored)
         yield from super()._all_chains(stored)
 
-    def _commit(self, state: ChainState) -> None:
-        super()._commit(state)
+    def chain_committed(self, state: ChainState) -> None:
         self._committed[state.id] = state
         level = chain_level(state.id)
         if level is None or not self._ended(state.id):
             return
-        engine = self.crawler.engine
         for request in self._expand(level):
-            if engine is None or getattr(self.crawler, "_tiktok_close_reason", None):
-                break  # closing: the new chains are saved, a resume sends them
-            engine.crawl(request)
+            try:
+                self.crawler.engine.crawl(request)
+            except RuntimeError:  # the crawl is closing: the new chains are saved for a resume
+                break
 
     def _ended(self, chain_id: str) -> bool:
         committed = self._committed.get(chain_id)

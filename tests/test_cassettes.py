@@ -147,7 +147,8 @@ def test_committed_cassettes_hold_no_secret_token_or_authorization():
 def test_every_spider_has_a_cassette():
     spiders = {case.spider for case in cases().values()}
     assert spiders == {"videos", "users", "comments", "followers", "following",
-                       "liked_videos", "pinned_videos", "reposted_videos", "playlists"}
+                       "liked_videos", "pinned_videos", "reposted_videos", "playlists",
+                       "network"}
     for name in cases():
         assert (CASSETTE_DIR / name / "cassette.json").is_file(), name
 
@@ -346,3 +347,16 @@ def test_scrapy_check_runs_contracts_on_a_cassette(tmp_path):
     assert "Ran 3 contracts" in output and "FAILED (failures=1)" in output, output
     assert "no_such_field" in output and "parse_strict" in output
     assert "[videos] parse_page" not in output  # parse_page's two contracts passed
+
+
+def test_scrapy_check_of_every_project_spider_replays_its_cassette(tmp_path):
+    """`scrapy check` with no arguments: each spider's contracts run on its own cassette."""
+    env = crawl_env()
+    command = [sys.executable, "-m", "scrapy", "check", "-s", f"CASSETTE_DIR={CASSETTE_DIR}",
+               "-s", f"TIKTOK_API_URL={CLOSED_PORT_URL}"]
+    proc = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-3000:]
+    assert "Ran 10 contracts" in output and "OK" in output
+    assert not any(tmp_path.iterdir())  # no output files, nothing written

@@ -44,7 +44,7 @@ class TikTokAddon:
         spider = self.crawler.spider
         if settings.getbool("TIKTOK_SANDBOX"):
             self._start_sandbox(settings)
-        if spider is None or not hasattr(spider, "config"):
+        if getattr(spider, "config", None) is None:
             return
         outdir = resolve_output_dir(settings, spider.name)
         _replace(settings, "TIKTOK_OUTPUT_DIR", str(outdir))

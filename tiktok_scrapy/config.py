@@ -111,6 +111,8 @@ def _fields_for(spider: str, value: Any) -> tuple[str, ...]:
     if value is None or value == "all" or value == ["all"]:
         return known
     if not known:
+        if value in ((), []):  # what to_jsonable() writes for these endpoints
+            return ()
         raise ValueError(f"the {spider} endpoint takes no fields — remove the key")
     names = [n.strip() for n in value.split(",")] if isinstance(value, str) else _as_list(value)
     names = [str(n) for n in names if str(n).strip()]

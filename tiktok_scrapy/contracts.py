@@ -39,7 +39,8 @@ class CassetteContract(Contract):
 
     def adjust_request_args(self, args: dict[str, Any]) -> dict[str, Any]:
         spider = args["callback"].__self__
-        cassette = self.args[0] if self.args and self.args[0] else ""
+        cassette = (self.args[0] if self.args and self.args[0] else
+                    getattr(spider, "cassette", None) or spider.name)
         folder = Path(spider.settings.get("CASSETTE_DIR") or "fixtures/cassettes") / cassette
         index = read_index(folder)
         if not index:

@@ -125,6 +125,8 @@ def cases() -> dict[str, Case]:
         Case("reposted_videos", "reposted_videos",
              {"usernames": [_user_with("reposted_videos", 4, 9)], "max_count": 3}),
         Case("playlists", "playlists", {"playlist_ids": [_smallest_playlist()], "max_count": 2}),
+        Case("network", "network",
+             {"seeds": [_user_with("following", 1, 3)], "direction": "following", "depth": 1}),
     ]
     return {case.name: case for case in listed}
 

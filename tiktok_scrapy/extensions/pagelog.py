@@ -30,7 +30,7 @@ class PageLog:
         settings = crawler.settings
         if not settings.getbool("TIKTOK_PAGE_RECORDS") or mongodb_uri(settings):
             raise NotConfigured
-        if not hasattr(crawler.spider, "config"):
+        if getattr(crawler.spider, "config", None) is None:
             raise NotConfigured
         ext = cls(Path(settings["TIKTOK_OUTPUT_DIR"]) / "pages.jsonl")
         crawler.signals.connect(ext.write, signal=page_recorded)

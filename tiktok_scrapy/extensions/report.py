@@ -50,7 +50,7 @@ class CrawlReport:
     def from_crawler(cls, crawler: Crawler) -> CrawlReport:
         if not crawler.settings.getbool("TIKTOK_REPORT_ENABLED"):
             raise NotConfigured
-        if not hasattr(crawler.spider, "config"):
+        if getattr(crawler.spider, "config", None) is None:
             raise NotConfigured
         report = cls(crawler, Path(crawler.settings["TIKTOK_OUTPUT_DIR"]) / "report.html")
         crawler.signals.connect(report.item_scraped, signal=signals.item_scraped)

@@ -20,7 +20,7 @@ class StatsFile:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StatsFile:
-        if not hasattr(crawler.spider, "config"):
+        if getattr(crawler.spider, "config", None) is None:
             raise NotConfigured
         ext = cls(crawler)
         # Connected late so that it runs after the stats have their final values.

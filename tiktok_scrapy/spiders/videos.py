@@ -22,6 +22,7 @@ class VideosSpider(ResearchApiSpider):
     name = "videos"
     endpoint_name = "videos"
     item_class = Video
+    cassette = "videos_quickstart"
     config: VideosConfig
 
     def plan(self) -> Iterator[Chain]:

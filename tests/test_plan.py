@@ -71,3 +71,13 @@ def test_unbounded_work_is_said_to_be_unbounded():
     assert pages_bound("comments", 30) == 34 and pages_bound("users", 100) == 1
     net = network_estimate(2, 2, 2, None, 50, 100)
     assert net["main"].bound is None and net["follow"].bound is None
+
+
+def test_crawl_dry_run_prints_the_plan_and_sends_nothing(make_sandbox, tmp_path):
+    sandbox = make_sandbox()
+    config = {"usernames": ["user_a", "user_b", "user_a"]}
+    result = run_crawl("users", config, sandbox.url, tmp_path, args={"dry_run": "true"})
+    assert result.returncode == 0, result.log[-2000:]
+    assert "nothing is sent" in result.log
+    assert "users:username=user_a" in result.log and "users:username=user_b" in result.log
+    assert sandbox.requests() == [] and sandbox.stats()["tokens_issued"] == 0

@@ -1,9 +1,11 @@
-"""``scrapy crawl``, with config mistakes reported in one line instead of a traceback.
+"""``scrapy crawl``, with config mistakes in one line and ``-a dry_run=true``.
 
 Scrapy builds the spider inside the crawl; a bad config would surface as a traceback in
 "Unhandled error in Deferred". This command loads and validates the config first (the
 same ``load_config`` the spider calls), prints ``error: <what, where, how to fix>`` and
-exits with status 2. Everything else is Scrapy's own crawl command.
+exits with status 2. ``-a dry_run=true`` prints what ``scrapy plan`` prints (chains,
+windows, request bounds against today's quota) and sends nothing. Everything else is
+Scrapy's own crawl command.
 """
 
 from __future__ import annotations
@@ -12,30 +14,36 @@ import argparse
 import sys
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
-from scrapy.exceptions import UsageError
+from scrapy.exceptions import CloseSpider
 
+from tiktok_scrapy.commands.plan import plan_text
 from tiktok_scrapy.config import ConfigError, load_config
+
+TRUE = {"1", "true", "yes", "on"}
 
 
 class Command(ScrapyCrawlCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
-        if len(args) == 1 and self.crawler_process is not None:
+        if len(args) == 1 and self.crawler_process is not None and self._is_ours(args[0]):
+            spargs = dict(opts.spargs)
+            dry_run = str(spargs.pop("dry_run", "")).strip().lower() in TRUE
+            opts.spargs = spargs
+            overrides = {k: v for k, v in spargs.items()
+                         if not k.startswith("_") and k not in ("config", "force")}
             try:
-                spidercls = self.crawler_process.spider_loader.load(args[0])
-            except KeyError:
-                spidercls = None
-            if hasattr(spidercls, "endpoint_name") or hasattr(spidercls, "config_kind"):
-                spargs = dict(opts.spargs)
-                source = spargs.pop("config", None)
-                spargs.pop("force", None)
-                overrides = {k: v for k, v in spargs.items() if not k.startswith("_")}
-                try:
-                    load_config(args[0], source, overrides)
-                except ConfigError as error:
-                    print(f"error: {error}", file=sys.stderr)
-                    self.exitcode = 2
+                if dry_run:
+                    print(plan_text(args[0], spargs, self.settings))
                     return
+                load_config(args[0], spargs.get("config"), overrides)
+            except (ConfigError, CloseSpider) as error:
+                print(f"error: {getattr(error, 'reason', None) or error}", file=sys.stderr)
+                self.exitcode = 2
+                return
         super().run(args, opts)
 
-
-__all__ = ["Command", "UsageError"]
+    def _is_ours(self, spider: str) -> bool:
+        try:
+            spidercls = self.crawler_process.spider_loader.load(spider)
+        except KeyError:
+            return False  # Scrapy's own command says the spider is unknown
+        return hasattr(spidercls, "endpoint_name")

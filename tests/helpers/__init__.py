@@ -1,0 +1,1 @@
+"""Code the tests run in subprocesses (importable as ``helpers.*`` with tests/ on the path)."""

@@ -140,3 +140,12 @@ def test_format_duration():
     assert format_duration(5 * 3600 + 12 * 60 + 5) == "5 h 12 min"
     assert format_duration(200) == "3 min 20 s"
     assert format_duration(-3) == "0 s"
+
+
+def test_a_key_at_another_api_is_another_client():
+    """A local sandbox's or a test server's quota is its own, not TikTok's."""
+    real = Client.from_key("my-key-1234")
+    assert real == Client.from_key("my-key-1234", "https://open.tiktokapis.com/")
+    local = Client.from_key("my-key-1234", "http://127.0.0.1:8765")
+    assert local.fingerprint != real.fingerprint
+    assert local.hint == "1234@http://127.0.0.1:8765" and real.hint == "1234"

@@ -360,7 +360,8 @@ def test_sandbox_429_stops_crawl_once_and_ledger_uses_api_day(tmp_path, sandbox)
     assert stats["tiktok/quota/429"] == 1
     assert len(sandbox.requests()) == 5  # 4 served + the one 429, then nothing more
     assert "sandbox-secret" not in log
-    ledger, client = SqliteLedger(tmp_path / "q.sqlite"), Client.from_key("probe-key-0042")
+    ledger = SqliteLedger(tmp_path / "q.sqlite")
+    client = Client.from_key("probe-key-0042", sandbox.url)
     # The first request is reserved before any response (local day); the rest on the
     # sandbox's day, learnt from its Date header.
     spent = ledger.spent(client, "2030-01-02")["main"]

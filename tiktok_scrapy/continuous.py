@@ -147,7 +147,7 @@ class DailyMode:
     def from_crawler(cls, crawler: Crawler) -> DailyMode:
         config = getattr(crawler.spider, "config", None)
         if not isinstance(config, VideosConfig) or config.mode != "daily":
-            raise NotConfigured("not a daily-mode videos crawl")
+            raise NotConfigured  # not a daily-mode videos crawl
         mode = cls(crawler, config)
         mode._log_plan()
         mode._reopen_jobdir(crawler.settings.get("JOBDIR"))

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 DEFAULT_LEDGER_PATH = "~/.local/share/tiktok-scrapy/quota.sqlite"
 DEFAULT_COLLECTION = "quota_ledger"
+DEFAULT_API_URL = "https://open.tiktokapis.com"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +35,14 @@ class Client:
     hint: str  # last 4 characters of the key
 
     @classmethod
-    def from_key(cls, client_key: str) -> Client:
-        digest = hashlib.sha256(client_key.encode()).hexdigest()[:16]
-        return cls(digest, client_key[-4:])
+    def from_key(cls, client_key: str, api_url: str | None = None) -> Client:
+        """The ledger's client for a key at an API: TikTok's own (the default URL), or
+        another server such as a local sandbox, whose quota is its own."""
+        url = (api_url or DEFAULT_API_URL).rstrip("/")
+        source = client_key if url == DEFAULT_API_URL else f"{client_key} @ {url}"
+        digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+        hint = client_key[-4:] if url == DEFAULT_API_URL else f"{client_key[-4:]}@{url}"
+        return cls(digest, hint)
 
     def __str__(self) -> str:
         return f"…{self.hint} ({self.fingerprint})"

@@ -93,7 +93,7 @@ def remaining_today(settings: Any) -> dict[str, int | None]:
         return dict.fromkeys(limits)
     ledger = open_ledger(settings)
     try:
-        spent = ledger.spent(Client.from_key(key), ApiClock().day())
+        spent = ledger.spent(Client.from_key(key, settings.get("TIKTOK_API_URL")), ApiClock().day())
     finally:
         ledger.close()
     left: dict[str, int | None] = {}

@@ -58,7 +58,7 @@ def report(ledger: QuotaLedger, settings: Any, *, all_clients: bool = False,
                 "No client key: set TIKTOK_CLIENT_KEY (environment or -s), or use --all to "
                 "list every client in the ledger.", print_help=False,
             )
-        clients = [Client.from_key(key)]
+        clients = [Client.from_key(key, settings.get("TIKTOK_API_URL"))]
     day = clock.day()
     lines = [f"Quota for {day} (UTC); resets at 00:00 UTC, in "
              f"{format_duration(clock.seconds_to_reset())}."]

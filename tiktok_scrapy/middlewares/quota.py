@@ -134,7 +134,7 @@ class QuotaMiddleware:
         self.wait_margin = settings.getfloat("TIKTOK_QUOTA_WAIT_MARGIN")
         self.limiter = RateLimiter(rate) if rate > 0 else None
         key, _ = read_credentials(settings)
-        self.client = Client.from_key(key) if key else None
+        self.client = Client.from_key(key, settings.get("TIKTOK_API_URL")) if key else None
         self.ledger: QuotaLedger | None = (
             open_ledger(settings) if enabled and self.client else None
         )

@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     pages = _read(outdir / "pages.jsonl")
     regions = Counter(v.get("region_code") for v in videos).most_common(3)
     hashtags = Counter(h for v in videos for h in v.get("hashtag_names", [])).most_common(5)
-    print(f"\nOutput: {outdir}/ (videos.jsonl, pages.jsonl)")
+    files = ", ".join(sorted(p.name for p in outdir.iterdir())) if outdir.exists() else ""
+    print(f"\nOutput: {outdir}/ ({files}); open report.html in a browser for the plots.")
     print(
         f"Summary: {len(videos)} videos from {len(pages)} API pages; "
         f"top regions {[r for r, _ in regions]}; top hashtags {[h for h, _ in hashtags]}."

@@ -377,3 +377,14 @@ def test_sandbox_missing_credentials_sends_nothing(tmp_path, sandbox):
     assert stats["reason"] == "missing_credentials"
     assert sandbox.requests() == [] and "Traceback" not in log
     assert "TIKTOK_SANDBOX=true" in log
+
+
+def test_an_unwritable_ledger_falls_back_to_memory_and_says_so(tmp_path, caplog):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the ledger's folder should be")
+    crawler = get_crawler(settings_dict=settings(
+        TIKTOK_QUOTA_LEDGER=str(blocker / "quota.sqlite")))
+    with caplog.at_level("WARNING"):
+        middleware = QuotaMiddleware.from_crawler(crawler)
+    assert middleware.ledger is not None
+    assert "TIKTOK_QUOTA_LEDGER" in caplog.text and "in memory" in caplog.text

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -73,6 +74,19 @@ def open_ledger(settings: BaseSettings, path: str | None = None) -> QuotaLedger:
         database = client[settings.get("MONGODB_DATABASE") or "tiktok_research"]
         return MongoLedger(database[name or DEFAULT_COLLECTION], client=client)
     return SqliteLedger(name or DEFAULT_LEDGER_PATH)
+
+
+def _open_or_fall_back(settings: BaseSettings) -> QuotaLedger:
+    """The configured ledger; if it cannot be opened (a read-only home, say), an in-memory
+    one for this crawl, said loudly: the crawl still stops at the API's 429."""
+    try:
+        return open_ledger(settings)
+    except (OSError, sqlite3.Error) as error:
+        logger.warning(
+            "The quota ledger cannot be opened (%s): counting this crawl's quota in memory "
+            "only. Set TIKTOK_QUOTA_LEDGER to a writable file to keep it across crawls.", error,
+        )
+        return SqliteLedger(":memory:")
 
 
 def daily_limits(settings: BaseSettings) -> dict[str, int]:
@@ -136,7 +150,7 @@ class QuotaMiddleware:
         key, _ = read_credentials(settings)
         self.client = Client.from_key(key, settings.get("TIKTOK_API_URL")) if key else None
         self.ledger: QuotaLedger | None = (
-            open_ledger(settings) if enabled and self.client else None
+            _open_or_fall_back(settings) if enabled and self.client else None
         )
         self.api_clock = ApiClock()
         self.spent_this_crawl: Counter[str] = Counter()  # requests sent per family

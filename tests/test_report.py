@@ -36,7 +36,7 @@ def test_tallies_stay_bounded():
     report.items_per_day, report.items_by_type = Counter(), Counter()
     report.hashtags, report.regions = Counter(), Counter()
     for n in range(3 * MAX_TALLY):
-        report.item_scraped({"hashtag_names": [f"tag{n}", "common"], "create_time": 0})
+        report.count({"hashtag_names": [f"tag{n}", "common"], "create_time": 0})
     assert len(report.hashtags) <= MAX_TALLY and report.hashtags.most_common(1)[0][0] == "common"
 
 

@@ -166,6 +166,9 @@ ADDONS = {
     "tiktok_scrapy.cassettes.CassetteAddon": 10,
 }
 EXTENSIONS = {
+    # Same stats, no per-item receiver: the spider counts item_scraped_count itself.
+    "scrapy.extensions.corestats.CoreStats": None,
+    "tiktok_scrapy.extensions.corestats.CoreStats": 0,
     "tiktok_scrapy.continuous.DailyMode": 50,
     "tiktok_scrapy.extensions.pagelog.PageLog": 100,
     "tiktok_scrapy.extensions.progress.Progress": 200,

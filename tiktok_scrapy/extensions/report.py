@@ -24,7 +24,7 @@ from scrapy.http import Response
 
 from tiktok_scrapy import meta
 from tiktok_scrapy.api.endpoints import endpoint_for_url
-from tiktok_scrapy.signals import page_recorded
+from tiktok_scrapy.signals import page_items, page_recorded
 
 MAX_TALLY = 5000  # distinct hashtags/regions kept before pruning to the most frequent
 KEEP_TALLY = 1000
@@ -53,7 +53,7 @@ class CrawlReport:
         if getattr(crawler.spider, "config", None) is None:
             raise NotConfigured
         report = cls(crawler, Path(crawler.settings["TIKTOK_OUTPUT_DIR"]) / "report.html")
-        crawler.signals.connect(report.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(report.page_items, signal=page_items)
         crawler.signals.connect(report.response_received, signal=signals.response_received)
         crawler.signals.connect(report.page_recorded, signal=page_recorded)
         crawler.signals.connect(report.write, signal=signals.spider_closed)
@@ -63,7 +63,12 @@ class CrawlReport:
     def _second(self) -> int:
         return int(time.monotonic() - self.started)
 
-    def item_scraped(self, item: Any) -> None:
+    def page_items(self, items: list[Any]) -> None:
+        """Count a page's items as the spider hands them on (once per page, not per item)."""
+        for item in items:
+            self.count(item)
+
+    def count(self, item: Any) -> None:
         if not isinstance(item, dict):
             return
         self.items_by_type[getattr(item, "collection", type(item).__name__)] += 1

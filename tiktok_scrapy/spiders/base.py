@@ -45,7 +45,7 @@ from tiktok_scrapy.checkpoints import (
 from tiktok_scrapy.config import CrawlConfig, load_config
 from tiktok_scrapy.items import ApiItem
 from tiktok_scrapy.page_tracker import PageKey, PageTracker
-from tiktok_scrapy.signals import page_recorded
+from tiktok_scrapy.signals import page_items, page_recorded
 
 logger = logging.getLogger(__name__)
 
@@ -355,6 +355,8 @@ class ResearchApiSpider(Spider):
         # A page without items commits (and requests its successor) at once; one with
         # items when the last of them has been handed on.
         self.tracker.page_parsed(key, len(items), new_state, then)
+        if items:
+            self.crawler.signals.send_catch_log(page_items, items=items)
         yield from items
 
     def _schedule(self, chain: Chain, state: ChainState) -> None:
@@ -523,10 +525,14 @@ class ResearchApiSpider(Spider):
         return (crawl["chain"], crawl.get("epoch", 0), crawl.get("page", 0))
 
     def _item_scraped(self, item: Any) -> None:
+        # Counted here for the project's CoreStats, which has no per-item receiver.
+        self.crawler.stats.inc_value("item_scraped_count")
         if (key := self._item_key(item)) is not None:
             self.tracker.item_done(key)
 
-    _item_dropped = _item_scraped
+    def _item_dropped(self, item: Any) -> None:
+        if (key := self._item_key(item)) is not None:
+            self.tracker.item_done(key)
 
     def _item_error(self, item: Any) -> None:
         if (key := self._item_key(item)) is not None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -583,7 +582,3 @@ def _body_text(body: bytes | str | None) -> str | None:
     if body is None:
         return None
     return body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-
-
-def now() -> float:
-    return time.monotonic()

@@ -110,3 +110,12 @@ def test_missing_credentials_stop_before_sending(make_sandbox, tmp_path):
     assert result.stats.get("finish_reason") == "missing_credentials"
     assert sandbox.requests() == []
     assert sandbox.stats()["tokens_issued"] == 0
+
+
+def test_a_missing_input_file_is_one_line_before_anything_is_sent(make_sandbox, tmp_path):
+    sandbox = make_sandbox()
+    result = run_crawl("users", {"usernames_file": "no_such_list.txt"}, sandbox.url, tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.log
+    assert "usernames_file" in result.log and "no_such_list.txt" in result.log
+    assert sandbox.requests() == []

@@ -34,7 +34,9 @@ class Command(ScrapyCrawlCommand):
                 if dry_run:
                     print(plan_text(args[0], spargs, self.settings))
                     return
-                load_config(args[0], spargs.get("config"), overrides)
+                config = load_config(args[0], spargs.get("config"), overrides)
+                if hasattr(config, "inputs"):  # input files are read now, not mid-crawl
+                    config.inputs()
             except (ConfigError, CloseSpider) as error:
                 print(f"error: {getattr(error, 'reason', None) or error}", file=sys.stderr)
                 self.exitcode = 2

@@ -41,7 +41,7 @@ from tiktok_scrapy.checkpoints import (
     CheckpointStore,
     copy_state,
 )
-from tiktok_scrapy.config import CrawlConfig, load_config
+from tiktok_scrapy.config import ConfigError, CrawlConfig, load_config
 from tiktok_scrapy.items import ApiItem
 from tiktok_scrapy.page_tracker import PageKey, PageTracker
 from tiktok_scrapy.signals import page_items, page_recorded
@@ -170,7 +170,12 @@ class ResearchApiSpider(Spider):
                 "Resuming from %s: %d chains stored, %d finished.",
                 self.store.path, len(stored), finished,
             )
-        for chain in self._all_chains(stored):
+        try:
+            chains = list(self._all_chains(stored))
+        except ConfigError as error:  # e.g. an input file that has gone missing
+            logger.error("Config: %s", error)
+            raise CloseSpider("config_error") from None
+        for chain in chains:
             state = stored.get(chain.id) or ChainState(chain.id)
             if state.state == FAILED:  # a chain that failed last time gets another go
                 state = copy_state(state, state=OPEN, reason=None)

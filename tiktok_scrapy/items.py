@@ -11,7 +11,7 @@ Provenance sits under one key, ``_crawl``: ``{"chain", "endpoint", "query_id", "
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 class ApiItem(dict):
@@ -64,3 +64,17 @@ ITEM_CLASSES: tuple[type[ApiItem], ...] = (
     UserVideoLink,
     Playlist,
 )
+
+
+def follow_edge(owner: str, listed: dict[str, Any], listed_is_source: bool) -> FollowEdge | None:
+    """The edge for one account listed in ``owner``'s followers (the listed account follows
+    the owner) or following (the owner follows it): one directed graph, source follows
+    target. None when the listed account has no username."""
+    username = listed.get("username")
+    if not username:
+        return None
+    source, target = (username, owner) if listed_is_source else (owner, username)
+    others = {k: v for k, v in listed.items() if k not in ("username", "display_name")}
+    return FollowEdge(
+        {**others, "source": source, "target": target, "display_name": listed.get("display_name")}
+    )

@@ -20,7 +20,15 @@ from scrapy.http import Response
 
 from tiktok_scrapy.api.endpoints import Pagination
 from tiktok_scrapy.checkpoints import ChainState
-from tiktok_scrapy.items import ApiItem, Comment, FollowEdge, Playlist, User, UserVideoLink
+from tiktok_scrapy.items import (
+    ApiItem,
+    Comment,
+    FollowEdge,
+    Playlist,
+    User,
+    UserVideoLink,
+    follow_edge,
+)
 from tiktok_scrapy.spiders.base import Chain, ResearchApiSpider
 
 BOUNDARY_KEY = "boundary"
@@ -113,17 +121,10 @@ class _FollowSpider(InputSpider):
         return record.get("username")
 
     def make_item(self, chain: Chain, record: dict) -> ApiItem | None:
-        listed = record.get("username")
-        if not listed:
+        edge = follow_edge(chain.input, record, self.listed_is_source)
+        if edge is None:
             self.crawler.stats.inc_value("tiktok/items/follow_without_username")
-            return None
-        source, target = (listed, chain.input) if self.listed_is_source else (
-            chain.input, listed)
-        others = {k: v for k, v in record.items() if k not in ("username", "display_name")}
-        return FollowEdge(
-            {**others, "source": source, "target": target,
-             "display_name": record.get("display_name")}
-        )
+        return edge
 
 
 class FollowersSpider(_FollowSpider):

@@ -26,7 +26,7 @@ from scrapy import Request
 from tiktok_scrapy.api.endpoints import ENDPOINTS
 from tiktok_scrapy.checkpoints import FAILED, ChainState
 from tiktok_scrapy.config import NetworkConfig
-from tiktok_scrapy.items import ApiItem, FollowEdge, User
+from tiktok_scrapy.items import ApiItem, FollowEdge, User, follow_edge
 from tiktok_scrapy.spiders.base import Chain, ResearchApiSpider
 
 logger = logging.getLogger(__name__)
@@ -90,19 +90,16 @@ class NetworkSpider(ResearchApiSpider):
         room = len(records) if cap is None else max(0, cap - len(listed))
         items: list[ApiItem] = []
         for account in records[:room]:
-            other = account.get("username") if isinstance(account, dict) else None
-            if not other:
+            edge = (follow_edge(chain.input, account, chain.endpoint.name == "followers")
+                    if isinstance(account, dict) else None)
+            if edge is None:
                 continue
-            listed.append(other)
-            source, target = (
-                (other, chain.input) if chain.endpoint.name == "followers" else (chain.input, other)
-            )
-            if (source, target) in self._edges_seen:  # found from both ends: keep one
+            listed.append(account["username"])
+            pair = (edge["source"], edge["target"])
+            if pair in self._edges_seen:  # found from both ends: keep one
                 continue
-            self._edges_seen.add((source, target))
-            items.append(FollowEdge(
-                {"source": source, "target": target, "display_name": account.get("display_name")}
-            ))
+            self._edges_seen.add(pair)
+            items.append(edge)
         state.extra = {**state.extra, "listed": listed}
         return items
 

@@ -119,3 +119,17 @@ def test_a_missing_input_file_is_one_line_before_anything_is_sent(make_sandbox, 
     assert "Traceback" not in result.log
     assert "usernames_file" in result.log and "no_such_list.txt" in result.log
     assert sandbox.requests() == []
+
+
+@pytest.mark.parametrize(("setting", "value", "named"), [
+    ("TIKTOK_QUOTA_ON_EXHAUSTED", "sleep", "stop, wait"),
+    ("TIKTOK_TODAY", "10/03/2024", "YYYY-MM-DD"),
+    ("CASSETTE_MODE", "replay-all", "record, replay, off"),
+])
+def test_a_bad_setting_is_one_line_before_anything_is_sent(tmp_path, setting, value, named):
+    config = {"hashtags": ["flood"], "start_date": "2024-01-05", "end_date": "2024-01-05"}
+    result = run_crawl("videos", config, "http://127.0.0.1:9", tmp_path,
+                       settings={setting: value})
+    assert result.returncode == 2
+    assert "Traceback" not in result.log
+    assert setting in result.log and named in result.log

@@ -18,6 +18,7 @@ from scrapy.exceptions import CloseSpider
 
 from tiktok_scrapy.commands.plan import plan_text
 from tiktok_scrapy.config import ConfigError, load_config
+from tiktok_scrapy.settings_check import SettingsError, check_settings
 
 TRUE = {"1", "true", "yes", "on"}
 
@@ -31,13 +32,14 @@ class Command(ScrapyCrawlCommand):
             overrides = {k: v for k, v in spargs.items()
                          if not k.startswith("_") and k not in ("config", "force")}
             try:
+                check_settings(self.settings)
                 if dry_run:
                     print(plan_text(args[0], spargs, self.settings))
                     return
                 config = load_config(args[0], spargs.get("config"), overrides)
                 if hasattr(config, "inputs"):  # input files are read now, not mid-crawl
                     config.inputs()
-            except (ConfigError, CloseSpider) as error:
+            except (ConfigError, SettingsError, CloseSpider) as error:
                 print(f"error: {getattr(error, 'reason', None) or error}", file=sys.stderr)
                 self.exitcode = 2
                 return

@@ -24,6 +24,8 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 
+from tiktok_scrapy.storage.mongo import mongodb_uri
+
 logger = logging.getLogger(__name__)
 
 SANDBOX_CLIENT_KEY = "sandbox-client"
@@ -85,11 +87,6 @@ def _replace(settings: BaseSettings, name: str, value: Any) -> None:
     add-ons': setting at "addon" priority would be ignored.
     """
     settings.set(name, value, priority=max(settings.getpriority(name) or 0, 15))
-
-
-def mongodb_uri(settings: BaseSettings) -> str | None:
-    """The MongoDB URI from the setting or the environment (storage is on when set)."""
-    return settings.get("MONGODB_URI") or os.environ.get("MONGODB_URI") or None
 
 
 def resolve_output_dir(settings: BaseSettings, spider_name: str) -> Path:

@@ -16,8 +16,8 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from tiktok_scrapy.addons import mongodb_uri
 from tiktok_scrapy.signals import page_recorded
+from tiktok_scrapy.storage.mongo import mongodb_uri
 
 
 class PageLog:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sqlite3
 import time
 from collections import Counter
@@ -46,6 +45,7 @@ from tiktok_scrapy.quota_ledger import (
     SqliteLedger,
     format_duration,
 )
+from tiktok_scrapy.storage.mongo import mongodb_uri
 
 if TYPE_CHECKING:
     from typing import Self
@@ -66,7 +66,7 @@ class QuotaExhausted(IgnoreRequest):
 def open_ledger(settings: BaseSettings, path: str | None = None) -> QuotaLedger:
     """The ledger the settings name: a MongoDB collection when MONGODB_URI is set (and no
     explicit ``path``), else a SQLite file."""
-    uri = settings.get("MONGODB_URI") or os.environ.get("MONGODB_URI")
+    uri = mongodb_uri(settings)
     name = path or settings.get("TIKTOK_QUOTA_LEDGER")
     if uri and not path:
         client_class = load_object(settings.get("MONGODB_CLIENT_CLASS") or "pymongo.MongoClient")

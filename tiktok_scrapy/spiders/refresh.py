@@ -24,13 +24,13 @@ from typing import Any
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
 
-from tiktok_scrapy.addons import mongodb_uri
 from tiktok_scrapy.api.endpoints import MAX_WINDOW_DAYS
 from tiktok_scrapy.api.windows import Window
 from tiktok_scrapy.checkpoints import ChainState
 from tiktok_scrapy.config import RefreshConfig
 from tiktok_scrapy.items import ApiItem, Video
 from tiktok_scrapy.spiders.base import Chain, ResearchApiSpider
+from tiktok_scrapy.storage.mongo import mongodb_uri
 
 logger = logging.getLogger(__name__)
 

@@ -3,6 +3,10 @@
 - ``tiktok_chain`` (str): id of the chain (one paginated sequence) the request belongs to.
 - ``tiktok_endpoint`` (str): name of the endpoint in ``api.endpoints.ENDPOINTS``.
 - ``tiktok_page`` (int): 0-based page number within the chain.
+- ``tiktok_epoch`` (int): how often the chain restarted from its first page (dead search_id).
+- ``tiktok_claim`` (str): the chain gate's claim: which request may fetch a chain's next page.
+- ``tiktok_counted`` (bool): the gate counted the request as sent (undone if a later
+  middleware refuses it).
 - ``tiktok_token_request`` (bool): the client-credentials token request itself; quota,
   retry and token middlewares leave it alone.
 - ``tiktok_auth_retried`` (bool): already resent once after a 401.
@@ -17,6 +21,9 @@
 CHAIN = "tiktok_chain"
 ENDPOINT = "tiktok_endpoint"
 PAGE = "tiktok_page"
+EPOCH = "tiktok_epoch"
+CLAIM = "tiktok_claim"
+COUNTED = "tiktok_counted"
 TOKEN_REQUEST = "tiktok_token_request"
 AUTH_RETRIED = "tiktok_auth_retried"
 RETRY_TIMES = "tiktok_retry_times"

@@ -22,7 +22,6 @@ from tiktok_scrapy.closing import close_spider_soon
 
 logger = logging.getLogger(__name__)
 
-COUNTED = "tiktok_counted"
 
 
 class ChainGateMiddleware:
@@ -58,14 +57,14 @@ class ChainGateMiddleware:
             raise IgnoreRequest("request budget reached")
         spider.requests_sent += 1
         stats.inc_value("tiktok/requests_sent")
-        request.meta[COUNTED] = True
+        request.meta[meta.COUNTED] = True
 
     def process_exception(self, request: Request, exception: Exception) -> None:
         """A later middleware refused the request (quota spent, no token): it was not sent."""
-        if isinstance(exception, IgnoreRequest) and request.meta.pop(COUNTED, False):
+        if isinstance(exception, IgnoreRequest) and request.meta.pop(meta.COUNTED, False):
             self.crawler.spider.requests_sent -= 1
             self.crawler.stats.inc_value("tiktok/requests_sent", -1)
 
     def process_response(self, request: Request, response: Response) -> Response:
-        request.meta.pop(COUNTED, None)  # a retry of it counts again
+        request.meta.pop(meta.COUNTED, None)  # a retry of it counts again
         return response

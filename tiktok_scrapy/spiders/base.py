@@ -48,9 +48,6 @@ from tiktok_scrapy.signals import page_items, page_recorded
 
 logger = logging.getLogger(__name__)
 
-EPOCH = "tiktok_epoch"
-CLAIM = "tiktok_claim"
-SENT = "tiktok_sent_at"
 
 
 @dataclass(frozen=True)
@@ -239,7 +236,7 @@ class ResearchApiSpider(Spider):
                 meta.CHAIN: chain.id,
                 meta.ENDPOINT: chain.endpoint.name,
                 meta.PAGE: state.page,
-                EPOCH: state.epoch,
+                meta.EPOCH: state.epoch,
                 "handle_httpstatus_all": True,
             },
         )
@@ -249,14 +246,14 @@ class ResearchApiSpider(Spider):
         chain_id = request.meta.get(meta.CHAIN)
         if chain_id is None:
             return True
-        key = (request.meta.get(EPOCH, 0), request.meta.get(meta.PAGE, 0))
+        key = (request.meta.get(meta.EPOCH, 0), request.meta.get(meta.PAGE, 0))
         if self.expected.get(chain_id) != key:
             return False
         owner = self._claims.get(chain_id)
-        claim = request.meta.get(CLAIM)
+        claim = request.meta.get(meta.CLAIM)
         if owner is None or owner[0] != key:
             claim = uuid.uuid4().hex
-            request.meta[CLAIM] = claim
+            request.meta[meta.CLAIM] = claim
             self._claims[chain_id] = (key, claim)
             return True
         return owner[1] == claim
@@ -272,7 +269,7 @@ class ResearchApiSpider(Spider):
         """
         chain = self.chains[response.meta[meta.CHAIN]]
         state = self.states[chain.id]
-        page, epoch = response.meta[meta.PAGE], response.meta.get(EPOCH, 0)
+        page, epoch = response.meta[meta.PAGE], response.meta.get(meta.EPOCH, 0)
         if (epoch, page) != (state.epoch, state.page):
             self.crawler.stats.inc_value("tiktok/pages/stale")
             return
@@ -416,7 +413,8 @@ class ResearchApiSpider(Spider):
         if chain is None:
             return
         state = self.states[chain.id]
-        if (request.meta.get(EPOCH, 0), request.meta.get(meta.PAGE)) != (state.epoch, state.page):
+        sent = (request.meta.get(meta.EPOCH, 0), request.meta.get(meta.PAGE))
+        if sent != (state.epoch, state.page):
             return
         message = f"{type(failure.value).__name__}: {failure.value}"
         logger.warning("Chain %s page %s failed: %s", chain.id, state.page, message)

@@ -15,6 +15,11 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+# Real API responses (2024, personal strings replaced), copied from shared/api-samples.
+SAMPLES = REPO / "fixtures" / "api-samples"
+# A query every video matches: a day of the default sandbox data is several small pages.
+ALL_VIDEOS = {"and": [{"field_name": "video_length", "operation": "IN",
+                       "field_values": ["SHORT", "MID", "LONG", "EXTRA_LONG"]}]}
 SANDBOX_KEY = "test-client"
 SANDBOX_SECRET = "sandbox-secret"
 

@@ -16,20 +16,18 @@ from datetime import date
 from typing import Any
 
 import pytest
-from crawling import CrawlResult, run_crawl
+from crawling import ALL_VIDEOS, CrawlResult, run_crawl
 from scrapy.http import JsonRequest, Request, TextResponse
 from scrapy.utils.test import get_crawler
 
 from tiktok_scrapy import meta
-from tiktok_scrapy.api.endpoints import VIDEO_LENGTHS
 from tiktok_scrapy.middlewares.retry import ApiRetryMiddleware
 from tiktok_scrapy.sandbox import SandboxThread
 
 pytestmark = pytest.mark.integration
 
 # Matches every video: ~40 a day, so a day is several pages of 10.
-QUERY = {"and": [{"field_name": "video_length", "operation": "IN",
-                  "field_values": list(VIDEO_LENGTHS)}]}
+QUERY = ALL_VIDEOS
 START, END = date(2024, 1, 1), date(2024, 1, 10)
 CONFIG = {"query": QUERY, "start_date": START.isoformat(), "end_date": END.isoformat(),
           "max_count": 10, "window_days": 1}

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from crawling import SAMPLES
 from scrapy import Spider
 from scrapy.utils.test import get_crawler
 
@@ -28,9 +29,6 @@ pytestmark = [
     pytest.mark.skipif(not URI, reason="needs a real MongoDB: set MONGODB_URI, e.g. "
                        "MONGODB_URI=mongodb://localhost:27017 make test"),
 ]
-SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "api-samples"
-if not SAMPLES.exists():
-    SAMPLES = Path("/work/shared/api-samples")
 
 
 @pytest.fixture

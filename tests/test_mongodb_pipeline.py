@@ -12,6 +12,7 @@ from unittest import mock
 
 import mongomock
 import pytest
+from crawling import SAMPLES
 from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 from scrapy import Spider
 from scrapy.exceptions import CloseSpider, NotConfigured
@@ -23,9 +24,6 @@ from tiktok_scrapy.pipelines.mongodb import MongoDBPipeline
 from tiktok_scrapy.pipelines.validate import ValidationPipeline
 from tiktok_scrapy.storage.mongo import MongoUnavailable, active_store, redact_uri
 
-SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "api-samples"
-if not SAMPLES.exists():
-    SAMPLES = Path("/work/shared/api-samples")
 URI = "mongodb://alice:s3cret@db.example:27017"
 
 

@@ -16,15 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from crawling import CrawlResult, run_crawl
+from crawling import ALL_VIDEOS, CrawlResult, run_crawl
 
-from tiktok_scrapy.api.endpoints import VIDEO_LENGTHS
 from tiktok_scrapy.sandbox import SandboxThread
 
 pytestmark = pytest.mark.integration
 
-QUERY = {"and": [{"field_name": "video_length", "operation": "IN",
-                  "field_values": list(VIDEO_LENGTHS)}]}
+QUERY = ALL_VIDEOS
 START, END = date(2024, 1, 1), date(2024, 1, 10)
 # ~410 videos in pages of 5: ~85 requests, well over a day's 50.
 CONFIG = {"query": QUERY, "start_date": START.isoformat(), "end_date": END.isoformat(),

@@ -21,12 +21,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from crawling import collect, crawl_command, env_for_subprocess, read_jsonl, run_crawl
+from crawling import ALL_VIDEOS, collect, crawl_command, env_for_subprocess, read_jsonl, run_crawl
 
 pytestmark = pytest.mark.integration
 
-QUERY = {"and": [{"field_name": "video_length", "operation": "IN",
-                  "field_values": ["SHORT", "MID", "LONG", "EXTRA_LONG"]}]}
+QUERY = ALL_VIDEOS
 START, END = date(2024, 2, 1), date(2024, 2, 10)
 MAX_COUNT = 10
 CONCURRENCY = 4

@@ -13,16 +13,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from email.message import Message
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
+from crawling import SAMPLES
 
 from tiktok_scrapy.api.endpoints import ENDPOINTS, TOKEN_PATH, USER_FIELDS, VIDEO_FIELDS
 from tiktok_scrapy.api.errors import Outcome, classify
 from tiktok_scrapy.sandbox import OptionsError, SandboxOptions, SandboxThread
 
-SAMPLES = Path("/work/shared/api-samples")
 START, END = date(2024, 1, 1), date(2024, 1, 10)
 WINDOW = {"start_date": "20240101", "end_date": "20240110"}
 REGION_QUERY = {

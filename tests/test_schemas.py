@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
+from crawling import SAMPLES
 
 from tiktok_scrapy.schemas import Codebook, normalise, strip_nul
-
-# Real API responses (2024, personal strings replaced): the repo's copy, else the shared one.
-SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "api-samples"
-if not SAMPLES.exists():
-    SAMPLES = Path("/work/shared/api-samples")
 
 
 def sample(name: str) -> dict:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import mongomock
 import pytest
+from crawling import SAMPLES
 from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.utils.test import get_crawler
 
@@ -14,9 +15,6 @@ from tiktok_scrapy.items import Comment, User, Video
 from tiktok_scrapy.pipelines.validate import InvalidItem, ValidationPipeline
 from tiktok_scrapy.storage.mongo import MongoStore, register, unregister
 
-SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "api-samples"
-if not SAMPLES.exists():
-    SAMPLES = Path("/work/shared/api-samples")
 CRAWL = {"crawl_id": "c1", "chain": "videos:0", "page": 0,
          "crawled_at": "2024-11-18T16:08:58Z"}
 

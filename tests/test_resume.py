@@ -5,7 +5,10 @@ has seen a random number of requests, and resumes until the crawl finishes. Then
 - the union of the JSON Lines output equals the sandbox's truth;
 - duplicates come only from pages in flight at an interruption (at most one page per
   chain in flight, each of at most ``max_count`` videos);
-- requests sent exceed a clean run's by at most the chains in flight at each interruption.
+- requests sent exceed a clean run's by at most the chains in flight at each interruption,
+  measured per chain (sandbox requests minus committed pages) after each kill: no chain
+  loses more than the one page it had in flight. That can be more chains than
+  CONCURRENT_REQUESTS: a page received and still handing on its items holds no download slot.
 """
 
 from __future__ import annotations
@@ -34,13 +37,25 @@ CONFIG = {"query": QUERY, "start_date": START.isoformat(), "end_date": END.isofo
 SETTINGS = {"CONCURRENT_REQUESTS": CONCURRENCY, "CONCURRENT_REQUESTS_PER_DOMAIN": CONCURRENCY}
 
 
-def _unfinished_chains(jobdir: Path) -> int:
+def _waste_by_chain(sandbox, jobdir: Path) -> Counter[str]:
+    """Per chain: requests the sandbox answered minus pages its checkpoint committed.
+
+    Run once the crawl process is gone and the sandbox has answered what it received, so
+    that both sides are final; what a kill costs a chain is the growth of this number.
+    """
+    deadline = time.monotonic() + 30
+    while sandbox.stats()["in_flight"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    sent = Counter(
+        f"videos:{r['body']['start_date']}-{r['body']['end_date']}"
+        for r in sandbox.requests("videos")
+    )
+    committed: dict[str, int] = {}
     path = jobdir / "tiktok_checkpoints.sqlite"
-    if not path.exists():
-        return CONCURRENCY
-    with sqlite3.connect(path) as db:
-        done = db.execute("SELECT COUNT(*) FROM chains WHERE state IN ('done', 'split')")
-        return (END - START).days + 1 - done.fetchone()[0]
+    if path.exists():
+        with sqlite3.connect(path) as db:
+            committed = dict(db.execute("SELECT id, page FROM chains"))
+    return Counter({chain: n - committed.get(chain, 0) for chain, n in sent.items()})
 
 
 def _interrupt_when(sandbox, proc: subprocess.Popen, target: int, sig: int) -> bool:
@@ -69,7 +84,8 @@ def _crawl_with_interruptions(make_sandbox, tmp_path: Path, sig: int, times: int
     jobdir = work / "crawls" / "job"
     settings = {**SETTINGS, "JOBDIR": str(jobdir)}
     rng = random.Random(seed)
-    in_flight: list[int] = []
+    in_flight: list[int] = []  # chains in flight at each interruption
+    wasted: Counter[str] = Counter()
     runs = 0
     while True:
         runs += 1
@@ -83,9 +99,15 @@ def _crawl_with_interruptions(make_sandbox, tmp_path: Path, sig: int, times: int
         if len(in_flight) < times:
             target = seen + rng.randint(1, max(1, (minimum - seen) // 2))
             interrupted = _interrupt_when(sandbox, proc, target, sig)
-            if interrupted:
-                in_flight.append(min(CONCURRENCY, _unfinished_chains(jobdir)))
         proc.wait(timeout=120)
+        if interrupted:
+            # The pages a kill cost: at most the one page each chain had in flight (sent,
+            # or received with its items not all handed on), never more.
+            waste = _waste_by_chain(sandbox, jobdir)
+            grown = {chain: n - wasted[chain] for chain, n in waste.items() if n > wasted[chain]}
+            assert all(n == 1 for n in grown.values()), grown
+            in_flight.append(len(grown))
+            wasted = waste
         log = log_path.read_text()
         if not interrupted:
             assert proc.returncode == 0, log[-3000:]

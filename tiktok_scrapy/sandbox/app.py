@@ -412,11 +412,17 @@ def answer(
 def data_handler(endpoint: Endpoint) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         state, dataset = request.app[STATE], request.app[DATASET]
-        raw = await request.read()
-        client = state.client_for(request.headers.get("Authorization"))
-        await faults.delay(state)
-        response = answer(state, dataset, endpoint, client, raw, request.query.get("fields"))
-        state.record(endpoint.name, response.status, _loggable(raw), request.query_string, client)
+        state.in_flight += 1
+        try:
+            raw = await request.read()
+            client = state.client_for(request.headers.get("Authorization"))
+            await faults.delay(state)
+            response = answer(state, dataset, endpoint, client, raw, request.query.get("fields"))
+            state.record(
+                endpoint.name, response.status, _loggable(raw), request.query_string, client
+            )
+        finally:
+            state.in_flight -= 1
         return response
 
     return handle

@@ -72,6 +72,7 @@ class SandboxState:
     searches: dict[str, Search] = field(default_factory=dict)
     quota: Counter = field(default_factory=Counter)  # (client_key, family, day) -> spent
     requests: Counter = field(default_factory=Counter)  # endpoint name -> n
+    in_flight: int = 0  # data requests received and not yet answered (and logged)
     statuses: Counter = field(default_factory=Counter)  # "200" -> n
     tokens_issued: int = 0
     log: deque = field(init=False)
@@ -206,6 +207,7 @@ class SandboxState:
             "quota_by_client": by_client,
             "day": day,
             "tokens_issued": self.tokens_issued,
+            "in_flight": self.in_flight,
         }
 
     def reset(self) -> None:

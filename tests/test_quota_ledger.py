@@ -87,6 +87,36 @@ def test_reserve_is_atomic_across_threads(tmp_path):
     assert shared.spent(CLIENT, DAY)["main"].requests == 100
 
 
+def test_reserve_now_never_waits_for_another_writer(tmp_path):
+    """The middleware's fast path: a held lock means "ask in a thread", not a stall."""
+    import sqlite3
+    import time
+
+    path = tmp_path / "quota.sqlite"
+    led = SqliteLedger(path)
+    assert led.reserve_now(CLIENT, "main", DAY, 2) is True
+    assert led.add_records_now(CLIENT, "main", DAY, 7) is True
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process mid-transaction
+    started = time.monotonic()
+    assert led.reserve_now(CLIENT, "main", DAY, 2) is None
+    assert led.add_records_now(CLIENT, "main", DAY, 1) is False
+    assert time.monotonic() - started < 5  # not the 30 s busy timeout
+    other.execute("COMMIT")
+    assert led.reserve_now(CLIENT, "main", DAY, 2) is True
+    assert led.reserve_now(CLIENT, "main", DAY, 2) is False  # the limit still holds
+    assert led.spent(CLIENT, DAY)["main"] == Spend(2, 7, False)
+    other.close()
+    led.close()
+
+
+def test_mongo_ledger_always_defers_to_a_thread():
+    led = MongoLedger(mongomock.MongoClient()["db"]["quota_ledger"])
+    assert led.reserve_now(CLIENT, "main", DAY, 2) is None
+    assert led.add_records_now(CLIENT, "main", DAY, 3) is False
+    assert led.add_records_now(CLIENT, "main", DAY, 0) is True
+
+
 def _reserve_in_process(path: str, attempts: int, out: multiprocessing.Queue) -> None:
     led = SqliteLedger(path)
     out.put(sum(led.reserve(CLIENT, "main", DAY, 50) for _ in range(attempts)))

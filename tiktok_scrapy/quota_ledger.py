@@ -64,10 +64,17 @@ class QuotaLedger(Protocol):
         """Count one request if fewer than ``limit`` are spent and the family is not
         marked exhausted; True when counted. Atomic across threads and processes."""
 
+    def reserve_now(self, client: Client, family: str, day: str, limit: int) -> bool | None:
+        """``reserve`` if it can be answered without waiting (None: it cannot; call
+        ``reserve`` in a thread). Keeps a local ledger off the crawl's critical path."""
+
     def release(self, client: Client, family: str, day: str) -> None:
         """Give back a reserved request that was never sent."""
 
     def add_records(self, client: Client, family: str, day: str, count: int) -> None: ...
+
+    def add_records_now(self, client: Client, family: str, day: str, count: int) -> bool:
+        """``add_records`` if it can be done without waiting; False if not done."""
 
     def mark_exhausted(self, client: Client, family: str, day: str) -> None:
         """The API said the family is spent (429): refuse reservations until the day ends."""
@@ -110,10 +117,17 @@ class SqliteLedger:
             self._db.execute(self.SCHEMA)
 
     def _write(self, client: Client, family: str, day: str, assignment: str,
-               params: tuple[Any, ...] = (), condition: str = "") -> int:
-        """Update the (client, family, day) row in one immediate transaction; rows changed."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+               params: tuple[Any, ...] = (), condition: str = "", wait: bool = True,
+               ) -> int | None:
+        """Update the (client, family, day) row in one immediate transaction; rows changed.
+
+        ``wait=False``: None at once when another thread or process holds the write lock,
+        instead of waiting for it (up to the 30 s busy timeout)."""
+        if not self._lock.acquire(blocking=wait):
+            return None
+        try:
+            if not self._begin(wait):
+                return None
             try:
                 self._db.execute(
                     "INSERT OR IGNORE INTO spend (client, hint, family, day, updated) "
@@ -130,11 +144,36 @@ class SqliteLedger:
                 self._db.execute("ROLLBACK")
                 raise
             return cursor.rowcount
+        finally:
+            self._lock.release()
+
+    def _begin(self, wait: bool) -> bool:
+        if wait:
+            self._db.execute("BEGIN IMMEDIATE")
+            return True
+        self._db.execute("PRAGMA busy_timeout = 0")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "lock" in str(exc) or "busy" in str(exc):
+                return False
+            raise
+        finally:
+            self._db.execute("PRAGMA busy_timeout = 30000")
+        return True
 
     def reserve(self, client: Client, family: str, day: str, limit: int) -> bool:
+        return self._reserve(client, family, day, limit, wait=True) is True
+
+    def reserve_now(self, client: Client, family: str, day: str, limit: int) -> bool | None:
+        return self._reserve(client, family, day, limit, wait=False)
+
+    def _reserve(self, client: Client, family: str, day: str, limit: int,
+                 wait: bool) -> bool | None:
         condition = f"AND requests < {int(limit)} AND exhausted = 0"
-        return self._write(client, family, day, "requests = requests + 1",
-                           condition=condition) == 1
+        changed = self._write(client, family, day, "requests = requests + 1",
+                              condition=condition, wait=wait)
+        return None if changed is None else changed == 1
 
     def release(self, client: Client, family: str, day: str) -> None:
         self._write(client, family, day, "requests = MAX(requests - 1, 0)")
@@ -142,6 +181,11 @@ class SqliteLedger:
     def add_records(self, client: Client, family: str, day: str, count: int) -> None:
         if count:
             self._write(client, family, day, "records = records + ?", (count,))
+
+    def add_records_now(self, client: Client, family: str, day: str, count: int) -> bool:
+        return not count or self._write(
+            client, family, day, "records = records + ?", (count,), wait=False
+        ) is not None
 
     def mark_exhausted(self, client: Client, family: str, day: str) -> None:
         self._write(client, family, day, "exhausted = 1")
@@ -199,6 +243,12 @@ class MongoLedger:
             {"$inc": {"requests": 1}, "$set": {"updated": _now()}},
         )
         return before is not None
+
+    def reserve_now(self, client: Client, family: str, day: str, limit: int) -> bool | None:
+        return None  # a network round trip: always in a thread
+
+    def add_records_now(self, client: Client, family: str, day: str, count: int) -> bool:
+        return not count
 
     def release(self, client: Client, family: str, day: str) -> None:
         self.collection.update_one(

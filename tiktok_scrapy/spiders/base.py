@@ -42,6 +42,7 @@ from tiktok_scrapy.checkpoints import (
     copy_state,
 )
 from tiktok_scrapy.config import ConfigError, CrawlConfig, load_config
+from tiktok_scrapy.feedstorage import flush_feeds
 from tiktok_scrapy.items import ApiItem
 from tiktok_scrapy.page_tracker import PageKey, PageTracker
 from tiktok_scrapy.signals import page_items, page_recorded
@@ -470,6 +471,7 @@ class ResearchApiSpider(Spider):
         return ()
 
     def _commit(self, state: ChainState) -> None:
+        flush_feeds()  # the page's exported lines reach the OS before its checkpoint
         if self.store:
             self.store.save(state)
         self.chain_committed(state)

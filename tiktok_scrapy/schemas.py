@@ -14,8 +14,8 @@ integers: a float is rejected (it has already lost digits), a string of digits b
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -284,21 +284,37 @@ def has_nul(value: Any) -> bool:
     """Whether ``strip_nul`` could change ``value``: an allocation-free pre-check.
 
     Almost no item holds a NUL byte, and building cleaned copies of every nested list and
-    dict to find that out was the costliest part of normalising (docs/benchmarks.md).
+    dict to find that out was the costliest part of normalising (docs/benchmarks.md). The
+    flat values of an API object (str, int, bool, None) are checked inline: one call per
+    object and nested container, not one per value.
     """
     kind = type(value)
     if kind is str:
         return "\x00" in value
-    if kind is list:
-        return any(map(has_nul, value))
     if kind is dict:
-        return any(map(has_nul, value.values()))
-    return isinstance(value, str | list | dict)  # a subclass: let strip_nul decide
+        values: Any = value.values()
+    elif kind is list:
+        values = value
+    else:
+        return isinstance(value, str | list | dict)  # a subclass: let strip_nul decide
+    for inner in values:
+        inner_kind = type(inner)
+        if inner_kind is str:
+            if "\x00" in inner:
+                return True
+        elif inner_kind in _FLAT:
+            continue
+        elif has_nul(inner):
+            return True
+    return False
+
+
+_FLAT = frozenset({int, float, bool, type(None)})
 
 
 def utc_iso(epoch: int | float) -> str:
     """``1731190453`` -> ``"2024-11-09T22:14:13Z"``."""
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def normalise(obj: dict[str, Any], *, ids_as_strings: bool = False) -> dict[str, Any]:
@@ -306,16 +322,17 @@ def normalise(obj: dict[str, Any], *, ids_as_strings: bool = False) -> dict[str,
 
     Right-to-left and other Unicode text is left exactly as sent.
     """
-    original: dict[str, Any] = {}
-    for key, value in obj.items():
-        if key in ("_crawl", "_original") or not has_nul(value):
-            continue
-        cleaned = strip_nul(value)
-        if cleaned is not value:
-            original[key] = value
-            obj[key] = cleaned
-    if original:
-        obj.setdefault("_original", {}).update(original)
+    if has_nul(obj):  # rare: find the fields, keep their originals
+        original: dict[str, Any] = {}
+        for key, value in obj.items():
+            if key in ("_crawl", "_original") or not has_nul(value):
+                continue
+            cleaned = strip_nul(value)
+            if cleaned is not value:
+                original[key] = value
+                obj[key] = cleaned
+        if original:
+            obj.setdefault("_original", {}).update(original)
     create_time = obj.get("create_time")
     if isinstance(create_time, int | float) and not isinstance(create_time, bool):
         # An out-of-range epoch keeps create_time and gets no datetime.

@@ -7,6 +7,7 @@ add-ons, so this is the one place that can turn a config into settings:
 - ``TIKTOK_OUTPUT_DIR``: resolve ``{spider}``/``{job}`` to a concrete folder;
 - ``FEEDS``: with no feed given (``-o``/``-O``) and no MongoDB, one JSON Lines file per item
   type in the output folder (appended to on resume);
+- ``CONCURRENT_ITEMS``: 1 without MongoDB unless set (items never wait there), else Scrapy's 100;
 - the config's limits: ``max_items`` → ``CLOSESPIDER_ITEMCOUNT``, ``max_minutes`` →
   ``CLOSESPIDER_TIMEOUT`` (``max_requests`` is enforced by the chain gate).
 """
@@ -53,6 +54,12 @@ class TikTokAddon:
         checking = bool(os.environ.get("SCRAPY_CHECK"))  # `scrapy check` runs no feeds
         if not settings.getdict("FEEDS") and not mongodb_uri(settings) and not checking:
             _replace(settings, "FEEDS", default_feeds(outdir, spider))
+        if not mongodb_uri(settings) and settings.getpriority("CONCURRENT_ITEMS") == 0:
+            # Nothing in an item's path waits without MongoDB (validation and JSON Lines
+            # are synchronous), so one item at a time per response loses nothing, and
+            # Scrapy's 100 cost a task per item (~20% of the CPU; docs/benchmarks.md). The
+            # MongoDB pipeline answers once its batch is written: it needs the 100.
+            _replace(settings, "CONCURRENT_ITEMS", 1)
         config = spider.config
         if config.max_items:
             _replace(settings, "CLOSESPIDER_ITEMCOUNT", config.max_items)

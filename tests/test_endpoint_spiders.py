@@ -239,9 +239,12 @@ class Engine:
         self.scheduled.append(request)
 
 
-def open_spider(cls: type[ResearchApiSpider], config: dict) -> tuple[Any, list[Request]]:
+def open_spider(
+    cls: type[ResearchApiSpider], config: dict, extra: dict | None = None
+) -> tuple[Any, list[Request]]:
     settings = {k: v for k, v in vars(project_settings).items() if k.startswith("TIKTOK_")}
-    crawler = get_crawler(cls, settings_dict=settings | {"TIKTOK_API_URL": "http://127.0.0.1:9"})
+    settings |= {"TIKTOK_API_URL": "http://127.0.0.1:9", **(extra or {})}
+    crawler = get_crawler(cls, settings_dict=settings)
     spider = cls.from_crawler(crawler, config=json.dumps(config))
     crawler.spider = spider
     crawler.engine = Engine()  # type: ignore[assignment]
@@ -322,3 +325,25 @@ def test_user_info_keeps_the_requested_username_when_not_echoed() -> None:
     assert following is None
     assert [{k: v for k, v in i.items() if k != "_crawl"} for i in items] == [
         {"display_name": "A", "follower_count": 3, "username": "Alice"}]
+
+
+@pytest.mark.parametrize("jobdir", [False, True], ids=["no-jobdir", "jobdir"])
+def test_next_page_waits_for_the_items_only_when_a_kill_could_outrun_them(
+    tmp_path: Path, jobdir: bool
+) -> None:
+    """With a JOBDIR a chain's next page is asked for once its page is committed (a kill
+    then costs one page a chain); without one, as soon as the page is parsed."""
+    extra = {"JOBDIR": str(tmp_path / "job")} if jobdir else {}
+    spider, (request,) = open_spider(FollowersSpider, {"usernames": ["x"]}, extra)
+    data = {"user_followers": accounts("a", "b"), "cursor": 1_700_000_000, "has_more": True}
+    envelope = {"data": data, "error": {"code": "ok", "message": "", "log_id": "0"}}
+    response = TextResponse(request.url, status=200, body=json.dumps(envelope).encode(),
+                            request=request)
+    items = list(spider.parse_page(response))
+    assert len(items) == 2
+    assert len(spider.crawler.engine.scheduled) == (0 if jobdir else 1)
+    for item in items:
+        spider.crawler.signals.send_catch_log(signals.item_scraped, item=item,
+                                              response=response, spider=spider)
+    assert len(spider.crawler.engine.scheduled) == 1
+    assert body(spider.crawler.engine.scheduled[0])["cursor"] == 1_700_000_000

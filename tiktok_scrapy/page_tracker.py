@@ -4,8 +4,10 @@ A page's items go through the pipelines asynchronously, and storage may batch th
 (MongoDB). Committing the checkpoint when the page is parsed would lose those items on a
 ``kill -9``; committing it when each item has fired ``item_scraped`` (or ``item_dropped``)
 does not. Only then is the chain's next page requested (``then``), so a kill costs at most
-the one page each chain had in flight. Pages of one chain are committed in order, and a
-page whose item failed to store (``item_error``) holds its chain back for the next run.
+the one page each chain had in flight. (Without a JOBDIR there is nothing to resume, and the
+spider asks for the next page as soon as a page is parsed.) Pages of one chain are
+committed in order, and a page whose item failed to store (``item_error``) holds its chain
+back for the next run.
 """
 
 from __future__ import annotations
@@ -63,6 +65,10 @@ class PageTracker:
         if entry.remaining <= 0:
             del self._by_key[key]
             self._drain(key[0])
+
+    def pending(self, chain_id: str) -> int:
+        """Pages of ``chain_id`` parsed and not yet committed."""
+        return len(self._chains.get(chain_id, ()))
 
     def pending_pages(self) -> int:
         return sum(len(q) for q in self._chains.values())

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -349,7 +349,12 @@ class ResearchApiSpider(Spider):
             item["_crawl"] = dict(crawl)
         if reason is None:
             self.expected[chain.id] = (new_state.epoch, new_state.page)
-            then = partial(self._schedule, chain, new_state)
+            then: Callable[[], None] | None = partial(self._schedule, chain, new_state)
+            if not (self.store and self.store.durable) and not self.tracker.pending(chain.id):
+                # No JOBDIR, so no checkpoint for a kill to outrun: ask for the next page
+                # while this one's items are handed on (at most two pages of a chain held).
+                then()
+                then = None
         else:
             self.expected.pop(chain.id, None)
             then = None

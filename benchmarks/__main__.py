@@ -174,7 +174,7 @@ def bench_speed(sandbox: Sandbox, profile: Profile, table: Table) -> Crawl:
             # waits for, is what a perfect crawler with that knowledge gap could do.
             ordered = [pages[c] for c in sorted(pages)]
             in_order = (1 + schedule_pages(ordered, concurrency)) * LATENCY
-            longest_first = (1 + schedule_pages(sorted(ordered, reverse=True), concurrency))
+            longest_first = 1 + schedule_pages(sorted(ordered, reverse=True), concurrency)
             table.add(
                 "speed c=16: wall / a perfect schedule (token + chains in config order, "
                 "each on the first free slot)",
@@ -362,7 +362,11 @@ def scrapy_floor(crawl: Crawl) -> tuple[int, float] | None:
     for _ in range(2):  # the lesser CPU: other processes only ever add to it
         done = subprocess.run(
             [sys.executable, "-m", "benchmarks.floor", str(page), str(pages), str(work)],
-            cwd=REPO, env=env(), capture_output=True, text=True, timeout=600,
+            cwd=REPO,
+            env=env(),
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         if done.returncode != 0:
             print(f"  (floor run failed: {done.stderr[-500:]})")

@@ -52,11 +52,13 @@ def main(argv: list[str]) -> None:
     )
     crawler = process.create_crawler(FloorSpider)
     crawler.signals.connect(
-        lambda: cpu.setdefault("start", time.thread_time()), signal=signals.spider_opened,
+        lambda: cpu.setdefault("start", time.thread_time()),
+        signal=signals.spider_opened,
         weak=False,
     )
     crawler.signals.connect(
-        lambda: cpu.setdefault("end", time.thread_time()), signal=signals.spider_closed,
+        lambda: cpu.setdefault("end", time.thread_time()),
+        signal=signals.spider_closed,
         weak=False,
     )
     process.crawl(crawler, page=page, pages=pages)

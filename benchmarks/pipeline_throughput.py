@@ -54,9 +54,15 @@ def make_pages(count: int) -> list[bytes]:
             video = dict(videos[i % len(videos)], id=next_id)
             next_id -= 1
             batch.append(video)
-        envelope = {"data": {"videos": batch, "cursor": (page + 1) * 100, "has_more": True,
-                             "search_id": "7354367454467855403"},
-                    "error": {"code": "ok", "message": "", "log_id": "x"}}
+        envelope = {
+            "data": {
+                "videos": batch,
+                "cursor": (page + 1) * 100,
+                "has_more": True,
+                "search_id": "7354367454467855403",
+            },
+            "error": {"code": "ok", "message": "", "log_id": "x"},
+        }
         pages.append(json.dumps(envelope).encode())
     return pages
 
@@ -66,16 +72,21 @@ def baseline(pages: list[bytes], db: Any, upsert: bool = False) -> float:
     start = time.perf_counter()
     for body in pages:
         videos = json.loads(body)["data"]["videos"]
-        ops = ([to_pymongo(Write("b", "upsert", {"$set": v}, {"id": v["id"]})) for v in videos]
-               if upsert else [InsertOne(v) for v in videos])
+        ops = (
+            [to_pymongo(Write("b", "upsert", {"$set": v}, {"id": v["id"]})) for v in videos]
+            if upsert
+            else [InsertOne(v) for v in videos]
+        )
         db["baseline"].bulk_write(ops, ordered=False)
     return time.perf_counter() - start
 
 
-async def through_pipelines(pages: list[bytes], concurrency: int,
-                            settings: dict[str, Any] | None) -> float:
-    crawler = get_crawler(Spider, settings_dict={"TIKTOK_OUTPUT_DIR": "/tmp/bench-out",
-                                                 **(settings or {})})
+async def through_pipelines(
+    pages: list[bytes], concurrency: int, settings: dict[str, Any] | None
+) -> float:
+    crawler = get_crawler(
+        Spider, settings_dict={"TIKTOK_OUTPUT_DIR": "/tmp/bench-out", **(settings or {})}
+    )
     crawler.spider = Spider(name="videos")
     crawler.stats.set_value("tiktok/crawl_id", "bench")
     validate = ValidationPipeline.from_crawler(crawler)
@@ -84,8 +95,7 @@ async def through_pipelines(pages: list[bytes], concurrency: int,
         await store.open_spider()
 
     async def item(video: dict[str, Any], page: int) -> None:
-        out = await validate.process_item(Video(video, _crawl={"crawl_id": "bench",
-                                                               "page": page}))
+        out = await validate.process_item(Video(video, _crawl={"crawl_id": "bench", "page": page}))
         if store:
             await store.process_item(out)
 
@@ -94,8 +104,9 @@ async def through_pipelines(pages: list[bytes], concurrency: int,
 
     start = time.perf_counter()
     for first in range(0, len(pages), concurrency):
-        await asyncio.gather(*(page(first + i, body)
-                               for i, body in enumerate(pages[first:first + concurrency])))
+        await asyncio.gather(
+            *(page(first + i, body) for i, body in enumerate(pages[first : first + concurrency]))
+        )
     if store:
         await store.close_spider()
     elapsed = time.perf_counter() - start
@@ -111,16 +122,21 @@ def fresh_index(db: Any) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=100, help="pages (x100 videos)")
-    parser.add_argument("--mock-pages", type=int, default=20,
-                        help="pages for the mongomock stages (mongomock upserts scan the "
-                        "whole collection, so they slow down as it grows)")
+    parser.add_argument(
+        "--mock-pages",
+        type=int,
+        default=20,
+        help="pages for the mongomock stages (mongomock upserts scan the "
+        "whole collection, so they slow down as it grows)",
+    )
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     pages, mock_pages = make_pages(args.pages), make_pages(args.mock_pages)
     rows: list[tuple[str, int, float, float]] = []  # stage, items, seconds, baseline s
 
-    def run(stage: str, page_list: list[bytes], settings: dict[str, Any] | None,
-            base: float) -> None:
+    def run(
+        stage: str, page_list: list[bytes], settings: dict[str, Any] | None, base: float
+    ) -> None:
         seconds = asyncio.run(through_pipelines(page_list, args.concurrency, settings))
         rows.append((stage, len(page_list) * 100, seconds, base))
 
@@ -131,12 +147,16 @@ def main() -> None:
     db = mongomock.MongoClient()["bench"]
     fresh_index(db)
     mock_base = baseline(mock_pages, db, upsert=True)
-    rows.append(("json+bulk_write upserts (mongomock)", len(mock_pages) * 100, mock_base,
-                 mock_base))
+    rows.append(
+        ("json+bulk_write upserts (mongomock)", len(mock_pages) * 100, mock_base, mock_base)
+    )
     server = mongomock.MongoClient()
-    run("validation+MongoDBPipeline (mongomock)", mock_pages,
+    run(
+        "validation+MongoDBPipeline (mongomock)",
+        mock_pages,
         {"MONGODB_URI": "mongodb://bench", "MONGODB_CLIENT_CLASS": lambda uri, **kw: server},
-        mock_base)
+        mock_base,
+    )
 
     uri = os.environ.get("MONGODB_URI")
     if uri:
@@ -146,20 +166,29 @@ def main() -> None:
         client = pymongo.MongoClient(uri)
         try:
             real_base = baseline(pages, client[name])
-            rows.append(("json+bulk_write inserts (mongodb)", len(pages) * 100, real_base,
-                         real_base))
-            run("validation+MongoDBPipeline (mongodb)", pages,
-                {"MONGODB_URI": uri, "MONGODB_DATABASE": name}, real_base)
+            rows.append(
+                ("json+bulk_write inserts (mongodb)", len(pages) * 100, real_base, real_base)
+            )
+            run(
+                "validation+MongoDBPipeline (mongodb)",
+                pages,
+                {"MONGODB_URI": uri, "MONGODB_DATABASE": name},
+                real_base,
+            )
         finally:
             client.drop_database(name)
             client.close()
 
-    print(f"pages of 100 videos, {args.concurrency} pages at a time; ratio = this stage's "
-          "items/s / its baseline's (row above)")
+    print(
+        f"pages of 100 videos, {args.concurrency} pages at a time; ratio = this stage's "
+        "items/s / its baseline's (row above)"
+    )
     print(f"{'stage':<42} {'items':>6} {'seconds':>8} {'items/s':>10} {'ratio':>7}")
     for stage, items, seconds, base_seconds in rows:
-        print(f"{stage:<42} {items:>6} {seconds:>8.3f} {items / seconds:>10,.0f} "
-              f"{base_seconds / seconds:>6.2f}x")
+        print(
+            f"{stage:<42} {items:>6} {seconds:>8.3f} {items / seconds:>10,.0f} "
+            f"{base_seconds / seconds:>6.2f}x"
+        )
     if not uri:
         print("(set MONGODB_URI to add a real MongoDB server)")
 

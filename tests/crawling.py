@@ -18,8 +18,15 @@ REPO = Path(__file__).resolve().parents[1]
 # Real API responses (2024, personal strings replaced), copied from shared/api-samples.
 SAMPLES = REPO / "fixtures" / "api-samples"
 # A query every video matches: a day of the default sandbox data is several small pages.
-ALL_VIDEOS = {"and": [{"field_name": "video_length", "operation": "IN",
-                       "field_values": ["SHORT", "MID", "LONG", "EXTRA_LONG"]}]}
+ALL_VIDEOS = {
+    "and": [
+        {
+            "field_name": "video_length",
+            "operation": "IN",
+            "field_values": ["SHORT", "MID", "LONG", "EXTRA_LONG"],
+        }
+    ]
+}
 SANDBOX_KEY = "test-client"
 SANDBOX_SECRET = "sandbox-secret"
 
@@ -87,8 +94,13 @@ def run_crawl(
     command, outdir = crawl_command(spider, config, url, tmp, settings, args)
     tmp.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
-        command, cwd=tmp, env=env_for_subprocess(), capture_output=True, text=True,
-        timeout=timeout, check=False,
+        command,
+        cwd=tmp,
+        env=env_for_subprocess(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     return collect(proc.returncode, proc.stderr + proc.stdout, outdir)
 

@@ -23,14 +23,20 @@ from tiktok_scrapy.api.endpoints import VIDEO_LENGTHS
 from tiktok_scrapy.checkpoints import CheckpointStore
 from tiktok_scrapy.sandbox import SandboxThread
 
-QUERY = {"and": [{"field_name": "video_length", "operation": "IN",
-                  "field_values": list(VIDEO_LENGTHS)}]}
+QUERY = {
+    "and": [{"field_name": "video_length", "operation": "IN", "field_values": list(VIDEO_LENGTHS)}]
+}
 START, END = date(2024, 1, 1), date(2024, 1, 4)
 # Videos a day (sandbox seed 0): Jan 1: 72 (SHORT 35, MID 24, LONG 11, EXTRA_LONG 2);
 # Jan 2-4: 38, 35, 38. Queries over 40 fail: the 4-day window, both halves and Jan 1.
 LIMIT = 40
-CONFIG = {"query": QUERY, "start_date": START.isoformat(), "end_date": END.isoformat(),
-          "max_count": 20, "window_days": 4}
+CONFIG = {
+    "query": QUERY,
+    "start_date": START.isoformat(),
+    "end_date": END.isoformat(),
+    "max_count": 20,
+    "window_days": 4,
+}
 RETRIES = 2
 
 
@@ -45,12 +51,17 @@ def post(url: str, data: bytes, headers: dict[str, str]) -> tuple[int, dict]:
 
 def video_query(sandbox: SandboxThread, start: str, end: str, **body: Any) -> tuple[int, dict]:
     form = f"client_key={SANDBOX_KEY}&client_secret={SANDBOX_SECRET}"
-    _, token = post(sandbox.url + "/v2/oauth/token/", (form + "&grant_type=client_credentials")
-                    .encode(), {"Content-Type": "application/x-www-form-urlencoded"})
+    _, token = post(
+        sandbox.url + "/v2/oauth/token/",
+        (form + "&grant_type=client_credentials").encode(),
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    )
     payload = {"query": QUERY, "start_date": start, "end_date": end, "max_count": 20, **body}
-    return post(sandbox.url + "/v2/research/video/query/?fields=id", json.dumps(payload).encode(),
-                {"Authorization": f"Bearer {token['access_token']}",
-                 "Content-Type": "application/json"})
+    return post(
+        sandbox.url + "/v2/research/video/query/?fields=id",
+        json.dumps(payload).encode(),
+        {"Authorization": f"Bearer {token['access_token']}", "Content-Type": "application/json"},
+    )
 
 
 def test_sandbox_fails_heavy_queries_every_time_and_serves_light_ones(make_sandbox):
@@ -60,8 +71,9 @@ def test_sandbox_fails_heavy_queries_every_time_and_serves_light_ones(make_sandb
         assert (status, body["error"]["code"]) == (500, "internal_error")
     status, body = video_query(sandbox, "20240102", "20240102")
     assert status == 200 and len(body["data"]["videos"]) == 20 and body["data"]["has_more"]
-    status, body = video_query(sandbox, "20240102", "20240102",
-                               search_id=body["data"]["search_id"], cursor=20)
+    status, body = video_query(
+        sandbox, "20240102", "20240102", search_id=body["data"]["search_id"], cursor=20
+    )
     assert status == 200 and not body["data"]["has_more"]
     assert sandbox.stats()["quota"]["main"] == 5  # failures cost quota, as on TikTok
     sandbox.set_options(fail_results_over=0)
@@ -72,18 +84,29 @@ def test_sandbox_fails_heavy_queries_every_time_and_serves_light_ones(make_sandb
 def test_failing_window_splits_to_days_then_by_video_length(make_sandbox, tmp_path):
     sandbox = make_sandbox(fail_results_over=LIMIT)
     jobdir = tmp_path / "job"
-    result = run_crawl("videos", CONFIG, sandbox.url, tmp_path, settings={
-        "JOBDIR": str(jobdir), "TIKTOK_RETRY_TIMES": RETRIES,
-        "TIKTOK_WINDOW_SPLIT_FIELD": "video_length",
-    })
+    result = run_crawl(
+        "videos",
+        CONFIG,
+        sandbox.url,
+        tmp_path,
+        settings={
+            "JOBDIR": str(jobdir),
+            "TIKTOK_RETRY_TIMES": RETRIES,
+            "TIKTOK_WINDOW_SPLIT_FIELD": "video_length",
+        },
+    )
     assert result.returncode == 0, result.log[-3000:]
     stats = result.stats
     assert stats["finish_reason"] == "finished"
     truth = [v["id"] for v in sandbox.dataset.truth_videos(QUERY, START, END)]
     assert Counter(v["id"] for v in result.of("videos")) == Counter(truth)  # all, once
 
-    whole, first, second, day1 = ("videos:20240101-20240104", "videos:20240101-20240102",
-                                  "videos:20240103-20240104", "videos:20240101-20240101")
+    whole, first, second, day1 = (
+        "videos:20240101-20240104",
+        "videos:20240101-20240102",
+        "videos:20240103-20240104",
+        "videos:20240101-20240101",
+    )
     split = {whole, first, second, day1}
     parts = {f"{day1}:video_length={value}" for value in VIDEO_LENGTHS}
     days = {"videos:20240102-20240102", "videos:20240103-20240103", "videos:20240104-20240104"}
@@ -95,8 +118,7 @@ def test_failing_window_splits_to_days_then_by_video_length(make_sandbox, tmp_pa
     assert {p["chain"] for p in failed} == split
     assert all(p["status"] == 500 and p["error"]["code"] == "internal_error" for p in failed)
     assert {p["chain"] for p in result.pages if p["outcome"] == "ok"} == days | parts
-    assert {p["window"] for p in result.pages if p["chain"] in parts} == {
-        "2024-01-01..2024-01-01"}
+    assert {p["window"] for p in result.pages if p["chain"] in parts} == {"2024-01-01..2024-01-01"}
     served = sandbox.requests("videos")
     assert [r["status"] for r in served].count(500) == len(split) * (1 + RETRIES)
     assert stats["tiktok/retry/count"] == len(split) * RETRIES
@@ -111,15 +133,21 @@ def test_failing_window_splits_to_days_then_by_video_length(make_sandbox, tmp_pa
     assert all(states[c].reason.startswith("split: internal_error") for c in split)
     assert {c for c, s in states.items() if s.state == "done"} == days | parts
     parents = {c: states[c].spec["parent"] for c in states if states[c].spec}
-    assert parents == {first: whole, second: whole, day1: first,
-                       "videos:20240102-20240102": first, "videos:20240103-20240103": second,
-                       "videos:20240104-20240104": second} | {p: day1 for p in parts}
+    assert parents == {
+        first: whole,
+        second: whole,
+        day1: first,
+        "videos:20240102-20240102": first,
+        "videos:20240103-20240103": second,
+        "videos:20240104-20240104": second,
+    } | {p: day1 for p in parts}
     for part in parts:
         value = part.rsplit("=", 1)[1]
         spec = states[part].spec
         assert spec["window"] == {"start": "2024-01-01", "end": "2024-01-01"}
-        assert {"field_name": "video_length", "operation": "EQ", "field_values": [value]} in \
-            spec["body"]["query"]["and"]
+        assert {"field_name": "video_length", "operation": "EQ", "field_values": [value]} in spec[
+            "body"
+        ]["query"]["and"]
     with sqlite3.connect(jobdir / CheckpointStore.FILENAME) as db:
         assert db.execute("SELECT value FROM job WHERE key = 'finished'").fetchone() == ("true",)
 
@@ -128,9 +156,16 @@ def test_failing_window_splits_to_days_then_by_video_length(make_sandbox, tmp_pa
 def test_without_a_split_field_a_failing_day_is_recorded_as_failed(make_sandbox, tmp_path):
     sandbox = make_sandbox(fail_results_over=LIMIT)
     config = {**CONFIG, "start_date": "2024-01-01", "end_date": "2024-01-02", "window_days": 1}
-    result = run_crawl("videos", config, sandbox.url, tmp_path, settings={
-        "TIKTOK_RETRY_TIMES": RETRIES, "TIKTOK_WINDOW_SPLIT_FIELD": "",
-    })
+    result = run_crawl(
+        "videos",
+        config,
+        sandbox.url,
+        tmp_path,
+        settings={
+            "TIKTOK_RETRY_TIMES": RETRIES,
+            "TIKTOK_WINDOW_SPLIT_FIELD": "",
+        },
+    )
     assert result.returncode == 0, result.log[-3000:]
     assert result.stats["tiktok/chains/failed"] == 1
     assert "tiktok/chains/split" not in result.stats

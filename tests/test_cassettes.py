@@ -34,8 +34,11 @@ from tools.record_cassettes import ADDONS, CASSETTE_DIR, Case, cases, crawl_comm
 TOKEN_URL = "http://127.0.0.1:5000/v2/oauth/token/"
 QUERY_URL = "http://127.0.0.1:5000/v2/research/video/query/?fields=id"
 CLOSED_PORT_URL = "http://127.0.0.1:9"
-MISS = Case("videos_quickstart", "videos",
-            {"hashtags": ["flood"], "start_date": "2024-01-02", "end_date": "2024-01-02"})
+MISS = Case(
+    "videos_quickstart",
+    "videos",
+    {"hashtags": ["flood"], "start_date": "2024-01-02", "end_date": "2024-01-02"},
+)
 
 
 # --- matching and scrubbing, in process ---------------------------------------------------
@@ -43,18 +46,21 @@ MISS = Case("videos_quickstart", "videos",
 
 def test_match_key_ignores_key_order_origin_and_token_credentials():
     a = match_key("POST", QUERY_URL, {"b": 1, "a": {"y": 2, "x": 1}})
-    b = match_key("post", "https://open.tiktokapis.com/v2/research/video/query/?fields=id",
-                  {"a": {"x": 1, "y": 2}, "b": 1})
+    b = match_key(
+        "post",
+        "https://open.tiktokapis.com/v2/research/video/query/?fields=id",
+        {"a": {"x": 1, "y": 2}, "b": 1},
+    )
     assert a == b
     assert a != match_key("POST", QUERY_URL, {"b": 2, "a": {"x": 1, "y": 2}})
     assert match_key("POST", TOKEN_URL, {"client_secret": "one"}) == match_key(
-        "POST", "https://x/v2/oauth/token/", {"client_secret": "two"})
+        "POST", "https://x/v2/oauth/token/", {"client_secret": "two"}
+    )
 
 
 def test_request_key_ignores_authorization():
     plain = JsonRequest(QUERY_URL, data={"cursor": 3})
-    signed = JsonRequest(QUERY_URL, data={"cursor": 3},
-                         headers={"Authorization": "Bearer clt.abc"})
+    signed = JsonRequest(QUERY_URL, data={"cursor": 3}, headers={"Authorization": "Bearer clt.abc"})
     assert request_key(plain) == request_key(signed)
 
 
@@ -68,8 +74,14 @@ def test_scrubber_removes_secret_tokens_and_bearer_headers():
 
 
 def _storage(tmp_path: Path, mode: str) -> tuple[CassetteStorage, Spider]:
-    settings = Settings({"CASSETTE_MODE": mode, "CASSETTE_NAME": "unit",
-                         "CASSETTE_DIR": str(tmp_path), "TIKTOK_CLIENT_SECRET": "s3cret-xyz"})
+    settings = Settings(
+        {
+            "CASSETTE_MODE": mode,
+            "CASSETTE_NAME": "unit",
+            "CASSETTE_DIR": str(tmp_path),
+            "TIKTOK_CLIENT_SECRET": "s3cret-xyz",
+        }
+    )
     storage = CassetteStorage(settings)
     spider = Spider(name="videos")
     spider.crawler = get_crawler(Spider)
@@ -78,36 +90,56 @@ def _storage(tmp_path: Path, mode: str) -> tuple[CassetteStorage, Spider]:
 
 
 def _json_response(request: Request, status: int, body: dict) -> TextResponse:
-    return TextResponse(request.url, status=status, body=json.dumps(body).encode(),
-                        headers={"Content-Type": "application/json"}, request=request)
+    return TextResponse(
+        request.url,
+        status=status,
+        body=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        request=request,
+    )
 
 
 def test_record_then_replay_follows_the_recorded_sequence(tmp_path, monkeypatch):
     closed: list[str] = []
-    monkeypatch.setattr("tiktok_scrapy.cassettes.close_spider_soon",
-                        lambda crawler, reason: closed.append(reason))
+    monkeypatch.setattr(
+        "tiktok_scrapy.cassettes.close_spider_soon", lambda crawler, reason: closed.append(reason)
+    )
     storage, spider = _storage(tmp_path, "record")
-    token_request = Request(TOKEN_URL, method="POST",
-                            body=b"client_key=me&client_secret=s3cret-xyz",
-                            headers={"Content-Type": "application/x-www-form-urlencoded"})
-    storage.store_response(spider, token_request, _json_response(
-        token_request, 200, {"access_token": "clt.real-token", "expires_in": 7200}))
-    page = JsonRequest(QUERY_URL, data={"cursor": 0, "max_count": 2},
-                       headers={"Authorization": "Bearer clt.real-token"})
+    token_request = Request(
+        TOKEN_URL,
+        method="POST",
+        body=b"client_key=me&client_secret=s3cret-xyz",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    storage.store_response(
+        spider,
+        token_request,
+        _json_response(token_request, 200, {"access_token": "clt.real-token", "expires_in": 7200}),
+    )
+    page = JsonRequest(
+        QUERY_URL,
+        data={"cursor": 0, "max_count": 2},
+        headers={"Authorization": "Bearer clt.real-token"},
+    )
     storage.store_response(spider, page, _json_response(page, 500, {"error": {"code": "x"}}))
     storage.store_response(spider, page, _json_response(page, 200, {"data": {"videos": []}}))
     storage.close_spider(spider)
     files = sorted((tmp_path / "unit").iterdir())
-    assert [f.name for f in files] == ["0001-token.json", "0002-videos.json",
-                                       "0003-videos.json", "cassette.json"]
+    assert [f.name for f in files] == [
+        "0001-token.json",
+        "0002-videos.json",
+        "0003-videos.json",
+        "cassette.json",
+    ]
     text = "".join(f.read_text() for f in files)
     assert "s3cret-xyz" not in text and "clt." not in text and "Authorization" not in text
 
     replay, spider = _storage(tmp_path, "replay")
     token = replay.retrieve_response(spider, token_request)
     assert token.json()["access_token"] == TOKEN_PLACEHOLDER
-    same_page = JsonRequest("https://elsewhere/v2/research/video/query/?fields=id",
-                            data={"max_count": 2, "cursor": 0})
+    same_page = JsonRequest(
+        "https://elsewhere/v2/research/video/query/?fields=id", data={"max_count": 2, "cursor": 0}
+    )
     assert replay.retrieve_response(spider, same_page).status == 500  # the retry's story
     assert replay.retrieve_response(spider, same_page).status == 200
     assert replay.retrieve_response(spider, same_page) is None  # asked once more: a miss
@@ -146,24 +178,36 @@ def test_committed_cassettes_hold_no_secret_token_or_authorization():
 
 def test_every_spider_has_a_cassette():
     spiders = {case.spider for case in cases().values()}
-    assert spiders == {"videos", "users", "comments", "followers", "following",
-                       "liked_videos", "pinned_videos", "reposted_videos", "playlists",
-                       "network"}
+    assert spiders == {
+        "videos",
+        "users",
+        "comments",
+        "followers",
+        "following",
+        "liked_videos",
+        "pinned_videos",
+        "reposted_videos",
+        "playlists",
+        "network",
+    }
     for name in cases():
         assert (CASSETTE_DIR / name / "cassette.json").is_file(), name
 
 
 def _replay_command(case: Case, outdir: Path, ledger: Path) -> list[str]:
-    return crawl_command(case, {
-        "ADDONS": ADDONS,
-        "CASSETTE_MODE": "replay",
-        "CASSETTE_NAME": case.name,
-        "CASSETTE_DIR": str(CASSETTE_DIR),
-        "TIKTOK_API_URL": CLOSED_PORT_URL,  # anything sent would fail
-        "TIKTOK_QUOTA_LEDGER": str(ledger),
-        "TIKTOK_OUTPUT_DIR": str(outdir),
-        "LOG_LEVEL": "INFO",
-    })
+    return crawl_command(
+        case,
+        {
+            "ADDONS": ADDONS,
+            "CASSETTE_MODE": "replay",
+            "CASSETTE_NAME": case.name,
+            "CASSETTE_DIR": str(CASSETTE_DIR),
+            "TIKTOK_API_URL": CLOSED_PORT_URL,  # anything sent would fail
+            "TIKTOK_QUOTA_LEDGER": str(ledger),
+            "TIKTOK_OUTPUT_DIR": str(outdir),
+            "LOG_LEVEL": "INFO",
+        },
+    )
 
 
 @pytest.fixture(scope="module")
@@ -175,9 +219,14 @@ def replays(tmp_path_factory) -> dict[str, CrawlResult]:
         for name, case in runs.items():
             tmp = tmp_path_factory.mktemp(name)
             outdir, ledger = tmp / "out", tmp / "quota.sqlite"
-            proc = subprocess.Popen(_replay_command(case, outdir, ledger), cwd=tmp,
-                                    env=crawl_env(), stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True)
+            proc = subprocess.Popen(
+                _replay_command(case, outdir, ledger),
+                cwd=tmp,
+                env=crawl_env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
             started[name] = (proc, outdir, ledger)
         results = {}
         for name, (proc, outdir, ledger) in started.items():
@@ -207,16 +256,21 @@ def _ids(items: list[dict], key: str = "id") -> Counter:
 @pytest.fixture(scope="module")
 def data():
     from tools.record_cassettes import dataset
+
     return dataset()
 
 
-@pytest.mark.parametrize("name", ["videos_quickstart", "videos_500", "videos_transient_400",
-                                  "videos_empty_pages"])
+@pytest.mark.parametrize(
+    "name", ["videos_quickstart", "videos_500", "videos_transient_400", "videos_empty_pages"]
+)
 def test_video_cassettes_replay_the_sandbox_truth(replays, data, name):
     result, config = replays[name], cases()[name].config
     _ok(result)
-    truth = data.truth_videos(config["query"], date.fromisoformat(config["start_date"]),
-                              date.fromisoformat(config["end_date"]))
+    truth = data.truth_videos(
+        config["query"],
+        date.fromisoformat(config["start_date"]),
+        date.fromisoformat(config["end_date"]),
+    )
     assert len(truth) > config["max_count"]  # several pages
     assert _ids(result.of("videos")) == _ids(truth)
 
@@ -256,8 +310,10 @@ def test_comments_cassette(replays, data):
     assert _ids(result.of("comments")) == _ids(truth)
 
 
-@pytest.mark.parametrize(("name", "listing", "listed_is_source"),
-                         [("followers", "followers", True), ("following", "following", False)])
+@pytest.mark.parametrize(
+    ("name", "listing", "listed_is_source"),
+    [("followers", "followers", True), ("following", "following", False)],
+)
 def test_follow_cassettes(replays, data, name, listing, listed_is_source):
     result, config = replays[name], cases()[name].config
     _ok(result)
@@ -278,11 +334,14 @@ def test_user_video_cassettes(replays, data):
     liked = cases()["liked_videos"].config["usernames"]
     _ok(replays["liked_videos"])
     assert _user_videos(replays["liked_videos"], liked[0]) == _ids(
-        [v for _, v in data.liked_videos(liked[0])])
+        [v for _, v in data.liked_videos(liked[0])]
+    )
     assert not _user_videos(replays["liked_videos"], liked[1])  # private likes
     assert [p["outcome"] for p in replays["liked_videos"].pages].count("user_level") == 1
-    for name, listing in (("pinned_videos", data.pinned_videos),
-                          ("reposted_videos", data.reposted_videos)):
+    for name, listing in (
+        ("pinned_videos", data.pinned_videos),
+        ("reposted_videos", data.reposted_videos),
+    ):
         _ok(replays[name])
         account = cases()[name].config["usernames"][0]
         assert _user_videos(replays[name], account) == _ids(listing(account)), name
@@ -301,8 +360,9 @@ def test_unrecorded_request_stops_the_crawl_with_one_line_and_sends_nothing(repl
     result = replays["miss"]
     assert result.stats.get("finish_reason") == "cassette_miss"
     errors = [line for line in result.log.splitlines() if " ERROR: " in line]
-    assert len(errors) == 1 and "no recorded response for POST /v2/research/video/query/" \
-        in errors[0], result.log[-3000:]
+    assert (
+        len(errors) == 1 and "no recorded response for POST /v2/research/video/query/" in errors[0]
+    ), result.log[-3000:]
     assert result.stats.get("downloader/response_count", 0) == 1  # the token, replayed
     assert "Connection refused" not in result.log
     assert not result.of("videos")
@@ -336,12 +396,28 @@ def test_scrapy_check_runs_contracts_on_a_cassette(tmp_path):
     (tmp_path / "contract_spiders.py").write_text(CONTRACT_SPIDERS)
     env = crawl_env()
     env["PYTHONPATH"] = f"{tmp_path}:{env['PYTHONPATH']}"
-    command = [sys.executable, "-m", "scrapy", "check", "videos", "-a", "config=quickstart",
-               "-s", "SPIDER_MODULES=contract_spiders", "-s", f"CASSETTE_DIR={CASSETTE_DIR}",
-               "-s", f"ADDONS={json.dumps(ADDONS)}", "-s", f"TIKTOK_API_URL={CLOSED_PORT_URL}",
-               "-s", f"TIKTOK_OUTPUT_DIR={tmp_path / 'out'}"]
-    proc = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
+    command = [
+        sys.executable,
+        "-m",
+        "scrapy",
+        "check",
+        "videos",
+        "-a",
+        "config=quickstart",
+        "-s",
+        "SPIDER_MODULES=contract_spiders",
+        "-s",
+        f"CASSETTE_DIR={CASSETTE_DIR}",
+        "-s",
+        f"ADDONS={json.dumps(ADDONS)}",
+        "-s",
+        f"TIKTOK_API_URL={CLOSED_PORT_URL}",
+        "-s",
+        f"TIKTOK_OUTPUT_DIR={tmp_path / 'out'}",
+    ]
+    proc = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 1, output
     assert "Ran 3 contracts" in output and "FAILED (failures=1)" in output, output
@@ -352,10 +428,19 @@ def test_scrapy_check_runs_contracts_on_a_cassette(tmp_path):
 def test_scrapy_check_of_every_project_spider_replays_its_cassette(tmp_path):
     """`scrapy check` with no arguments: each spider's contracts run on its own cassette."""
     env = crawl_env()
-    command = [sys.executable, "-m", "scrapy", "check", "-s", f"CASSETTE_DIR={CASSETTE_DIR}",
-               "-s", f"TIKTOK_API_URL={CLOSED_PORT_URL}"]
-    proc = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
+    command = [
+        sys.executable,
+        "-m",
+        "scrapy",
+        "check",
+        "-s",
+        f"CASSETTE_DIR={CASSETTE_DIR}",
+        "-s",
+        f"TIKTOK_API_URL={CLOSED_PORT_URL}",
+    ]
+    proc = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-3000:]
     assert "Ran 10 contracts" in output and "OK" in output

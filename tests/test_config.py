@@ -52,15 +52,22 @@ def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_shorthand_single_value_is_eq_several_are_in() -> None:
-    config = videos(hashtags=["#flood", "storm"], regions="us", video_length=["short", "MID"],
-                    keywords="rain", music_ids=[7312345678901234567])
-    assert config.query == {"and": [
-        {"field_name": "hashtag_name", "operation": "IN", "field_values": ["flood", "storm"]},
-        {"field_name": "keyword", "operation": "EQ", "field_values": ["rain"]},
-        {"field_name": "region_code", "operation": "EQ", "field_values": ["US"]},
-        {"field_name": "music_id", "operation": "EQ", "field_values": ["7312345678901234567"]},
-        {"field_name": "video_length", "operation": "IN", "field_values": ["SHORT", "MID"]},
-    ]}
+    config = videos(
+        hashtags=["#flood", "storm"],
+        regions="us",
+        video_length=["short", "MID"],
+        keywords="rain",
+        music_ids=[7312345678901234567],
+    )
+    assert config.query == {
+        "and": [
+            {"field_name": "hashtag_name", "operation": "IN", "field_values": ["flood", "storm"]},
+            {"field_name": "keyword", "operation": "EQ", "field_values": ["rain"]},
+            {"field_name": "region_code", "operation": "EQ", "field_values": ["US"]},
+            {"field_name": "music_id", "operation": "EQ", "field_values": ["7312345678901234567"]},
+            {"field_name": "video_length", "operation": "IN", "field_values": ["SHORT", "MID"]},
+        ]
+    }
 
 
 def test_shorthand_is_anded_onto_an_explicit_query_and_excludes_go_to_not() -> None:
@@ -68,18 +75,25 @@ def test_shorthand_is_anded_onto_an_explicit_query_and_excludes_go_to_not() -> N
         "or": [{"field_name": "keyword", "operation": "EQ", "field_values": ["rain"]}],
         "not": [{"field_name": "region_code", "operation": "EQ", "field_values": ["US"]}],
     }
-    config = videos(query=query, hashtags=None, usernames=["@user_1"],
-                    exclude_hashtags=["fyp", "foryou"], exclude_regions=["gb"])
+    config = videos(
+        query=query,
+        hashtags=None,
+        usernames=["@user_1"],
+        exclude_hashtags=["fyp", "foryou"],
+        exclude_regions=["gb"],
+    )
     assert config.query["or"] == query["or"]
     assert config.query["and"] == [
-        {"field_name": "username", "operation": "EQ", "field_values": ["user_1"]}]
+        {"field_name": "username", "operation": "EQ", "field_values": ["user_1"]}
+    ]
     assert [c["field_values"] for c in config.query["not"]] == [["US"], ["fyp", "foryou"], ["GB"]]
 
 
 def test_norway_survives_yaml(tmp_path: Path) -> None:
     path = tmp_path / "no.yaml"
-    path.write_text("regions: [NO, se]\nhashtags: flood\nstart_date: 2024-01-01\n"
-                    "end_date: 2024-01-02\n")
+    path.write_text(
+        "regions: [NO, se]\nhashtags: flood\nstart_date: 2024-01-01\nend_date: 2024-01-02\n"
+    )
     config = load_config("videos", str(path))
     assert config.query["and"][1]["field_values"] == ["NO", "SE"]
 
@@ -88,7 +102,10 @@ def test_dates_in_every_accepted_form() -> None:
     config = videos(start_date=20240105, end_date="20240110")
     assert (config.start_date, config.end_date) == (date(2024, 1, 5), date(2024, 1, 10))
     assert [str(w) for w in videos(window_days=3).windows()] == [
-        "2024-01-01..2024-01-03", "2024-01-04..2024-01-06", "2024-01-07..2024-01-07"]
+        "2024-01-01..2024-01-03",
+        "2024-01-04..2024-01-06",
+        "2024-01-07..2024-01-07",
+    ]
 
 
 def test_fields_default_per_endpoint_and_subsets() -> None:
@@ -115,18 +132,29 @@ def test_end_date_inside_the_lag_warns_with_the_date_to_use() -> None:
 
 
 def test_overrides_are_converted_to_each_keys_type() -> None:
-    config = load_config("videos", inline(**BASE), {
-        "end_date": "2024-01-05", "max_count": "50", "hashtags": "flood, storm",
-        "is_random": "true", "fields": "id,username", "window_days": "2", "_job": "abc",
-    })
+    config = load_config(
+        "videos",
+        inline(**BASE),
+        {
+            "end_date": "2024-01-05",
+            "max_count": "50",
+            "hashtags": "flood, storm",
+            "is_random": "true",
+            "fields": "id,username",
+            "window_days": "2",
+            "_job": "abc",
+        },
+    )
     assert config.end_date == date(2024, 1, 5)
     assert config.max_count == 50 and config.is_random is True and config.window_days == 2
     assert config.query["and"][0]["field_values"] == ["flood", "storm"]
     assert config.fields == ("id", "username")
-    query = json.dumps({"and": [{"field_name": "keyword", "operation": "EQ",
-                                 "field_values": ["x"]}]})
+    query = json.dumps(
+        {"and": [{"field_name": "keyword", "operation": "EQ", "field_values": ["x"]}]}
+    )
     assert load_config("videos", inline(**BASE), {"query": query, "hashtags": ""}).query == {
-        "and": [{"field_name": "keyword", "operation": "EQ", "field_values": ["x"]}]}
+        "and": [{"field_name": "keyword", "operation": "EQ", "field_values": ["x"]}]
+    }
 
 
 def test_override_errors_name_the_argument() -> None:
@@ -165,8 +193,16 @@ def test_every_shipped_example_validates_and_reads_its_inputs(
     job = tmp_path / "data" / "videos" / "20240101T000000Z"
     job.mkdir(parents=True)
     (job / "videos.jsonl").write_text(
-        json.dumps({"id": 7312345678901234567, "username": "user_0a1b2c3d",
-                    "comment_count": 3, "playlist_id": 7300000000000000001}) + "\n")
+        json.dumps(
+            {
+                "id": 7312345678901234567,
+                "username": "user_0a1b2c3d",
+                "comment_count": 3,
+                "playlist_id": 7300000000000000001,
+            }
+        )
+        + "\n"
+    )
     monkeypatch.chdir(tmp_path)
     names = example_names()
     assert {"quickstart", "raw_query", "event_window", "users", "playlists"} <= set(names)
@@ -186,7 +222,8 @@ def test_every_shipped_example_validates_and_reads_its_inputs(
 def test_raw_query_example_is_kept_verbatim() -> None:
     config = load_config("videos", "raw_query")
     assert config.query["not"] == [
-        {"field_name": "video_length", "operation": "EQ", "field_values": ["SHORT"]}]
+        {"field_name": "video_length", "operation": "EQ", "field_values": ["SHORT"]}
+    ]
 
 
 # --- fingerprint and dumps --------------------------------------------------------------
@@ -210,8 +247,10 @@ def test_dump_round_trips_to_the_same_config() -> None:
 
 def test_same_inputs_for_another_spider_is_another_fingerprint() -> None:
     source = inline(usernames=["a"])
-    assert (load_config("followers", source).fingerprint()
-            != load_config("following", source).fingerprint())
+    assert (
+        load_config("followers", source).fingerprint()
+        != load_config("following", source).fingerprint()
+    )
 
 
 # --- messages for people ----------------------------------------------------------------
@@ -221,8 +260,11 @@ def test_same_inputs_for_another_spider_is_another_fingerprint() -> None:
     ("spider", "data", "expected"),
     [
         ("videos", {**BASE, "hashtag": ["x"]}, ["`hashtag`", '"hashtags"']),
-        ("videos", {**BASE, "usernames_file": "u.txt"}, ["`usernames_file` is not a videos key",
-                                                          "users"]),
+        (
+            "videos",
+            {**BASE, "usernames_file": "u.txt"},
+            ["`usernames_file` is not a videos key", "users"],
+        ),
         ("videos", {**BASE, "location": "Berlin"}, ["no location filter", "regions"]),
         ("videos", {**BASE, "max_count": 150}, ["`max_count` is 150", "use 1 to 100"]),
         ("videos", {**BASE, "window_days": 45}, ["`window_days` is 45", "30 days"]),
@@ -234,12 +276,28 @@ def test_same_inputs_for_another_spider_is_another_fingerprint() -> None:
         ("videos", {**BASE, "regions": ["UK"]}, ['regions[0]: unknown region code "UK"', "GB"]),
         ("videos", {**BASE, "video_length": "medium"}, ["video_length[0]", "SHORT, MID"]),
         ("videos", {k: v for k, v in BASE.items() if k != "hashtags"}, ["no query", "hashtags"]),
-        ("videos", {**BASE, "query": {"and": [{"field_name": "keyword", "operation": "EQ",
-                                               "field_values": ["a", "b"]}]}},
-         ["query.and[0].field_values", "use IN"]),
-        ("videos", {**BASE, "query": {"and": [{"field_name": "keyword", "operation": "LIKE",
-                                               "field_values": ["a"]}]}},
-         ['query.and[0].operation: unknown operation "LIKE"']),
+        (
+            "videos",
+            {
+                **BASE,
+                "query": {
+                    "and": [
+                        {"field_name": "keyword", "operation": "EQ", "field_values": ["a", "b"]}
+                    ]
+                },
+            },
+            ["query.and[0].field_values", "use IN"],
+        ),
+        (
+            "videos",
+            {
+                **BASE,
+                "query": {
+                    "and": [{"field_name": "keyword", "operation": "LIKE", "field_values": ["a"]}]
+                },
+            },
+            ['query.and[0].operation: unknown operation "LIKE"'],
+        ),
         ("users", {}, ["no input", "`usernames`", "`from_output`"]),
         ("followers", {"usernames": ["a"], "fields": ["display_name"]}, ["takes no fields"]),
         ("playlists", {"playlist_ids": [1], "fields": "all"}, ["takes no fields"]),
@@ -283,8 +341,9 @@ def test_too_many_problems_fit_in_two_lines() -> None:
     assert "more problems" in message
 
 
-def test_missing_input_file_is_named_at_inputs(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_input_file_is_named_at_inputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     config = load_config("users", inline(usernames_file="nowhere.txt"))
     with pytest.raises(ConfigError) as info:

@@ -48,8 +48,14 @@ def account_inputs(ds: Dataset) -> list[str]:
     plain = plain_users(ds)
     busy = [n for n in plain[5:] if ds.pinned_videos(n) and ds.liked_videos(n)][:2]
     assert len(busy) == 2
-    return [plain[0], *busy, UNKNOWN, min(ds.private_users), min(ds.hidden_users),
-            min(ds.likes_private_users)]
+    return [
+        plain[0],
+        *busy,
+        UNKNOWN,
+        min(ds.private_users),
+        min(ds.hidden_users),
+        min(ds.likes_private_users),
+    ]
 
 
 def sent(item: dict, key: str) -> Any:
@@ -64,16 +70,26 @@ def _ids(videos: list[dict]) -> list[int]:
 # spider → (what the dataset serves for one account, as item keys; key of a crawled item)
 TRUTH: dict[str, tuple[Callable[[Dataset, str], list[tuple]], Callable[[dict], tuple]]] = {
     "users": (lambda ds, n: [(ds.user(n)["username"],)], lambda i: (sent(i, "username"),)),
-    "followers": (lambda ds, n: [(f["username"], n) for _, f in ds.followers(n)],
-                  lambda i: (sent(i, "source"), sent(i, "target"))),
-    "following": (lambda ds, n: [(n, f["username"]) for _, f in ds.following(n)],
-                  lambda i: (sent(i, "source"), sent(i, "target"))),
-    "liked_videos": (lambda ds, n: [(n, i) for i in _ids([v for _, v in ds.liked_videos(n)])],
-                     lambda i: (sent(i, "account"), i["id"])),
-    "pinned_videos": (lambda ds, n: [(n, i) for i in _ids(ds.pinned_videos(n))],
-                      lambda i: (sent(i, "account"), i["id"])),
-    "reposted_videos": (lambda ds, n: [(n, i) for i in _ids(ds.reposted_videos(n))],
-                        lambda i: (sent(i, "account"), i["id"])),
+    "followers": (
+        lambda ds, n: [(f["username"], n) for _, f in ds.followers(n)],
+        lambda i: (sent(i, "source"), sent(i, "target")),
+    ),
+    "following": (
+        lambda ds, n: [(n, f["username"]) for _, f in ds.following(n)],
+        lambda i: (sent(i, "source"), sent(i, "target")),
+    ),
+    "liked_videos": (
+        lambda ds, n: [(n, i) for i in _ids([v for _, v in ds.liked_videos(n)])],
+        lambda i: (sent(i, "account"), i["id"]),
+    ),
+    "pinned_videos": (
+        lambda ds, n: [(n, i) for i in _ids(ds.pinned_videos(n))],
+        lambda i: (sent(i, "account"), i["id"]),
+    ),
+    "reposted_videos": (
+        lambda ds, n: [(n, i) for i in _ids(ds.reposted_videos(n))],
+        lambda i: (sent(i, "account"), i["id"]),
+    ),
 }
 COLLECTION = {"users": "users", "followers": "follow_edges", "following": "follow_edges"}
 RELATION = {"liked_videos": "liked", "pinned_videos": "pinned", "reposted_videos": "reposted"}
@@ -93,8 +109,7 @@ def truth(ds: Dataset, spider: str, names: list[str]) -> tuple[Counter, dict[str
 
 
 def user_level_pages(result: CrawlResult) -> dict[str, str]:
-    return {p["input"]: p["error"]["message"]
-            for p in result.pages if p["outcome"] == "user_level"}
+    return {p["input"]: p["error"]["message"] for p in result.pages if p["outcome"] == "user_level"}
 
 
 def input_config(spider: str, names: list[str], folder: Path) -> dict[str, Any]:
@@ -106,14 +121,19 @@ def input_config(spider: str, names: list[str], folder: Path) -> dict[str, Any]:
         return {"usernames_file": str(path), "max_count": MAX_COUNT}
     if spider == "following":
         path = folder / "accounts.csv"
-        path.write_text("n,account\n" + "".join(f"{i},{n}\n" for i, n in enumerate(doubled)),
-                        encoding="utf-8")
+        path.write_text(
+            "n,account\n" + "".join(f"{i},{n}\n" for i, n in enumerate(doubled)), encoding="utf-8"
+        )
         return {"usernames_file": str(path), "column": "account", "max_count": MAX_COUNT}
     if spider == "liked_videos":
         path = folder / "videos" / "job" / "videos.jsonl"
         path.parent.mkdir(parents=True)
-        path.write_text("".join(json.dumps({"id": i + 2**60, "username": n}) + "\n"
-                                for i, n in enumerate(doubled)), encoding="utf-8")
+        path.write_text(
+            "".join(
+                json.dumps({"id": i + 2**60, "username": n}) + "\n" for i, n in enumerate(doubled)
+            ),
+            encoding="utf-8",
+        )
         return {"from_output": str(folder / "videos"), "max_count": MAX_COUNT}
     return {"usernames": doubled, "max_count": MAX_COUNT}
 
@@ -145,18 +165,24 @@ def test_account_spider_returns_the_truth_and_records_user_level_errors(
     requests_sent = len(sandbox.requests(spider)) - before
     family = "follow" if spider in ("followers", "following") else "main"
     assert result.stats[f"tiktok/quota/requests/{family}"] == requests_sent
-    assert not any(k.startswith("tiktok/quota/requests/") and not k.endswith(family)
-                   for k in result.stats)
+    assert not any(
+        k.startswith("tiktok/quota/requests/") and not k.endswith(family) for k in result.stats
+    )
 
     if spider == "users":
         for item in items:  # the whole user object, as served
             served = ds.user(sent(item, "username"))
             assert {k: sent(item, k) for k in item if k[0] != "_"} == served
     if spider in ("followers", "following"):
-        names_shown = {f["username"]: f["display_name"] for n in names if n not in errors
-                       for _, f in getattr(ds, spider)(n)}
-        assert all(set(i) - {"_original"} == {"source", "target", "display_name", "_crawl"}
-                   for i in items)
+        names_shown = {
+            f["username"]: f["display_name"]
+            for n in names
+            if n not in errors
+            for _, f in getattr(ds, spider)(n)
+        }
+        assert all(
+            set(i) - {"_original"} == {"source", "target", "display_name", "_crawl"} for i in items
+        )
         listed = "source" if spider == "followers" else "target"
         assert all(sent(i, "display_name") == names_shown[sent(i, listed)] for i in items)
     if spider in RELATION:
@@ -174,13 +200,22 @@ def test_comments_stop_at_the_1000_cap_and_include_replies(
 ) -> None:
     ds = sandbox.dataset
     big = ds.many_comments_video_ids
-    small = next(v["id"] for v in ds.truth_videos(
-        {"and": [{"field_name": "region_code", "operation": "EQ", "field_values": ["US"]}]},
-        ds.start, ds.start) if 0 < v["comment_count"] < 100)
+    small = next(
+        v["id"]
+        for v in ds.truth_videos(
+            {"and": [{"field_name": "region_code", "operation": "EQ", "field_values": ["US"]}]},
+            ds.start,
+            ds.start,
+        )
+        if 0 < v["comment_count"] < 100
+    )
     parent = next(c for c in ds.comments(small) + ds.comments(big[0]) if c["reply_count"])
     unknown = 2**62 + 12345  # no such video: an empty list, not an error
-    config = {"video_ids": [*big, small, unknown, big[0]], "comment_ids": [parent["id"]],
-              "max_count": 30}  # 30 does not divide 1,000: the last page must shrink
+    config = {
+        "video_ids": [*big, small, unknown, big[0]],
+        "comment_ids": [parent["id"]],
+        "max_count": 30,
+    }  # 30 does not divide 1,000: the last page must shrink
     before = len(sandbox.requests("comments"))
 
     result = run_crawl("comments", config, sandbox.url, tmp_path)
@@ -189,10 +224,13 @@ def test_comments_stop_at_the_1000_cap_and_include_replies(
     by_chain: dict[str, Counter] = {}
     for c in result.of("comments"):
         by_chain.setdefault(c["_crawl"]["chain"], Counter())[c["id"]] += 1
-    expected = {f"comments:video_id={v}": Counter(c["id"] for c in ds.comments(v)[:1000])
-                for v in [*big, small]}
+    expected = {
+        f"comments:video_id={v}": Counter(c["id"] for c in ds.comments(v)[:1000])
+        for v in [*big, small]
+    }
     expected[f"comments:comment_id={parent['id']}"] = Counter(
-        c["id"] for c in ds.replies(parent["id"]))
+        c["id"] for c in ds.replies(parent["id"])
+    )
     assert by_chain == expected
     assert all(len(by_chain[f"comments:video_id={v}"]) == 1000 for v in big)
     assert len({p["chain"] for p in result.pages}) == len(big) + 3  # duplicate dropped
@@ -259,13 +297,15 @@ def open_spider(
 def feed(spider: Any, request: Request, data: dict) -> tuple[list[dict], Request | None]:
     """Answer ``request`` with ``data``, hand the items on; the items and the next request."""
     envelope = {"data": data, "error": {"code": "ok", "message": "", "log_id": "0"}}
-    response = TextResponse(request.url, status=200, body=json.dumps(envelope).encode(),
-                            request=request)
+    response = TextResponse(
+        request.url, status=200, body=json.dumps(envelope).encode(), request=request
+    )
     out = list(spider.parse_page(response))
     items = [o for o in out if not isinstance(o, Request)]
     for item in items:
-        spider.crawler.signals.send_catch_log(signals.item_scraped, item=item,
-                                              response=response, spider=spider)
+        spider.crawler.signals.send_catch_log(
+            signals.item_scraped, item=item, response=response, spider=spider
+        )
     scheduled = [o for o in out if isinstance(o, Request)] + spider.crawler.engine.scheduled
     spider.crawler.engine.scheduled = []
     assert len(scheduled) <= 1
@@ -283,12 +323,22 @@ def accounts(*names: str) -> list[dict]:
 def test_an_inclusive_time_cursor_does_not_repeat_an_edge() -> None:
     spider, (request,) = open_spider(FollowersSpider, {"usernames": ["x"], "max_count": 30})
     first = [f"f{i:02}" for i in range(30)]
-    items, request = feed(spider, request, {"user_followers": accounts(*first),
-                                            "cursor": 1_700_000_000, "has_more": True})
+    items, request = feed(
+        spider,
+        request,
+        {"user_followers": accounts(*first), "cursor": 1_700_000_000, "has_more": True},
+    )
     assert request is not None and body(request)["cursor"] == 1_700_000_000
     # "on or before the cursor": the two accounts that followed in that second come again
-    items2, request = feed(spider, request, {"user_followers": accounts("f28", "f29", "g1"),
-                                             "cursor": 1_699_000_000, "has_more": False})
+    items2, request = feed(
+        spider,
+        request,
+        {
+            "user_followers": accounts("f28", "f29", "g1"),
+            "cursor": 1_699_000_000,
+            "has_more": False,
+        },
+    )
     assert request is None
     edges = [(i["source"], i["target"], i["display_name"]) for i in items + items2]
     assert edges == [(n, "x", n.upper()) for n in [*first, "g1"]]
@@ -302,13 +352,28 @@ def test_liked_videos_send_back_a_millisecond_cursor_and_skip_repeats() -> None:
     spider, (request,) = open_spider(LikedVideosSpider, {"usernames": ["x"]})
     assert "cursor" not in body(request)
     big = 2**60
-    items, request = feed(spider, request, {"user_liked_videos": [{"id": big}, {"id": big + 1}],
-                                            "cursor": 1_700_000_000_123, "has_more": True})
+    items, request = feed(
+        spider,
+        request,
+        {
+            "user_liked_videos": [{"id": big}, {"id": big + 1}],
+            "cursor": 1_700_000_000_123,
+            "has_more": True,
+        },
+    )
     assert request is not None and body(request)["cursor"] == 1_700_000_000_123
-    items2, _ = feed(spider, request, {"user_liked_videos": [{"id": big + 1}, {"id": big + 2}],
-                                       "cursor": 1_690_000_000_000, "has_more": False})
+    items2, _ = feed(
+        spider,
+        request,
+        {
+            "user_liked_videos": [{"id": big + 1}, {"id": big + 2}],
+            "cursor": 1_690_000_000_000,
+            "has_more": False,
+        },
+    )
     assert [(i["id"], i["account"], i["relation"]) for i in items + items2] == [
-        (big + k, "x", "liked") for k in range(3)]
+        (big + k, "x", "liked") for k in range(3)
+    ]
 
 
 def test_reposted_list_under_either_data_key() -> None:
@@ -324,7 +389,8 @@ def test_user_info_keeps_the_requested_username_when_not_echoed() -> None:
     items, following = feed(spider, request, {"display_name": "A", "follower_count": 3})
     assert following is None
     assert [{k: v for k, v in i.items() if k != "_crawl"} for i in items] == [
-        {"display_name": "A", "follower_count": 3, "username": "Alice"}]
+        {"display_name": "A", "follower_count": 3, "username": "Alice"}
+    ]
 
 
 @pytest.mark.parametrize("jobdir", [False, True], ids=["no-jobdir", "jobdir"])
@@ -337,13 +403,15 @@ def test_next_page_waits_for_the_items_only_when_a_kill_could_outrun_them(
     spider, (request,) = open_spider(FollowersSpider, {"usernames": ["x"]}, extra)
     data = {"user_followers": accounts("a", "b"), "cursor": 1_700_000_000, "has_more": True}
     envelope = {"data": data, "error": {"code": "ok", "message": "", "log_id": "0"}}
-    response = TextResponse(request.url, status=200, body=json.dumps(envelope).encode(),
-                            request=request)
+    response = TextResponse(
+        request.url, status=200, body=json.dumps(envelope).encode(), request=request
+    )
     items = list(spider.parse_page(response))
     assert len(items) == 2
     assert len(spider.crawler.engine.scheduled) == (0 if jobdir else 1)
     for item in items:
-        spider.crawler.signals.send_catch_log(signals.item_scraped, item=item,
-                                              response=response, spider=spider)
+        spider.crawler.signals.send_catch_log(
+            signals.item_scraped, item=item, response=response, spider=spider
+        )
     assert len(spider.crawler.engine.scheduled) == 1
     assert body(spider.crawler.engine.scheduled[0])["cursor"] == 1_700_000_000

@@ -23,21 +23,32 @@ BIG = 7320768196569599275  # above 2**53: a float would print 732076819656959900
 @pytest.fixture
 def server() -> mongomock.MongoClient:
     client = mongomock.MongoClient()
-    client["tiktok_research"]["videos"].insert_many([
-        {"id": BIG, "region_code": "US", "hashtag_names": ["cats", "قطط"], "like_count": 6,
-         "create_datetime": datetime(2024, 1, 6, tzinfo=UTC),
-         "_queries": [{"query_id": "q", "crawl_id": "c1"}]},
-        {"id": BIG + 1, "region_code": "US", "like_count": 1},
-        {"id": 5, "region_code": "IQ", "username": "مستخدم4"},
-    ])
+    client["tiktok_research"]["videos"].insert_many(
+        [
+            {
+                "id": BIG,
+                "region_code": "US",
+                "hashtag_names": ["cats", "قطط"],
+                "like_count": 6,
+                "create_datetime": datetime(2024, 1, 6, tzinfo=UTC),
+                "_queries": [{"query_id": "q", "crawl_id": "c1"}],
+            },
+            {"id": BIG + 1, "region_code": "US", "like_count": 1},
+            {"id": 5, "region_code": "IQ", "username": "مستخدم4"},
+        ]
+    )
     return client
 
 
 def run(server: Any, *argv: str) -> tuple[Command, argparse.Namespace]:
     command = Command()
-    command.settings = Settings({"MONGODB_URI": "mongodb://u:pw@h",
-                                 "MONGODB_CLIENT_CLASS": lambda uri, **kw: server,
-                                 "LOG_LEVEL": "INFO"})
+    command.settings = Settings(
+        {
+            "MONGODB_URI": "mongodb://u:pw@h",
+            "MONGODB_CLIENT_CLASS": lambda uri, **kw: server,
+            "LOG_LEVEL": "INFO",
+        }
+    )
     parser = argparse.ArgumentParser()
     command.add_options(parser)
     opts = parser.parse_args(list(argv))
@@ -47,8 +58,9 @@ def run(server: Any, *argv: str) -> tuple[Command, argparse.Namespace]:
 
 def test_csv_with_query_keeps_ids_as_exact_digits(server: Any, tmp_path: Path) -> None:
     out = tmp_path / "us.csv"
-    command, _ = run(server, "--collection", "videos", "--query", '{"region_code": "US"}',
-                     "-o", str(out))
+    command, _ = run(
+        server, "--collection", "videos", "--query", '{"region_code": "US"}', "-o", str(out)
+    )
     assert command.exitcode == 0
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert [r["id"] for r in rows] == [str(BIG), str(BIG + 1)]
@@ -59,8 +71,7 @@ def test_csv_with_query_keeps_ids_as_exact_digits(server: Any, tmp_path: Path) -
 
 def test_jsonl_with_fields_and_limit(server: Any, tmp_path: Path) -> None:
     out = tmp_path / "v.jsonl"
-    run(server, "--collection", "videos", "--fields", "id,username", "--limit", "2",
-        "-o", str(out))
+    run(server, "--collection", "videos", "--fields", "id,username", "--limit", "2", "-o", str(out))
     docs = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
     assert docs == [{"id": BIG}, {"id": BIG + 1}]
 
@@ -69,12 +80,17 @@ def test_export_function_writes_unicode_and_dates(server: Any, tmp_path: Path) -
     out = tmp_path / "all.jsonl"
     count = export(server["tiktok_research"]["videos"], str(out), query={"id": 5})
     assert count == 1
-    assert json.loads(out.read_text("utf-8")) == {"id": 5, "region_code": "IQ",
-                                                  "username": "مستخدم4"}
+    assert json.loads(out.read_text("utf-8")) == {
+        "id": 5,
+        "region_code": "IQ",
+        "username": "مستخدم4",
+    }
 
 
 def test_parquet_without_pyarrow_is_one_line_error(
-    server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    server: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     real_import = builtins.__import__
@@ -92,13 +108,20 @@ def test_parquet_without_pyarrow_is_one_line_error(
     assert not (tmp_path / "v.parquet").exists()
 
 
-@pytest.mark.parametrize(("argv", "needle"), [
-    (("-o", "x.xlsx"), "name it .csv, .jsonl or .parquet"),
-    (("-o", "x.csv", "--query", "{bad"), "--query is not valid JSON"),
-    (("-o", "x.csv", "--query", "[1]"), "must be a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (("-o", "x.xlsx"), "name it .csv, .jsonl or .parquet"),
+        (("-o", "x.csv", "--query", "{bad"), "--query is not valid JSON"),
+        (("-o", "x.csv", "--query", "[1]"), "must be a JSON object"),
+    ],
+)
 def test_usage_errors_are_one_line(
-    server: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: tuple, needle: str,
+    server: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: tuple,
+    needle: str,
 ) -> None:
     argv = tuple(str(tmp_path / a) if a.startswith("x.") else a for a in argv)
     command, _ = run(server, "--collection", "videos", *argv)
@@ -107,8 +130,9 @@ def test_usage_errors_are_one_line(
     assert needle in err and len(err.strip().splitlines()) == 1
 
 
-def test_missing_uri(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-                     tmp_path: Path) -> None:
+def test_missing_uri(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     monkeypatch.delenv("MONGODB_URI", raising=False)
     command = Command()
     command.settings = Settings({})

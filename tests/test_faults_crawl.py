@@ -29,8 +29,13 @@ pytestmark = pytest.mark.integration
 # Matches every video: ~40 a day, so a day is several pages of 10.
 QUERY = ALL_VIDEOS
 START, END = date(2024, 1, 1), date(2024, 1, 10)
-CONFIG = {"query": QUERY, "start_date": START.isoformat(), "end_date": END.isoformat(),
-          "max_count": 10, "window_days": 1}
+CONFIG = {
+    "query": QUERY,
+    "start_date": START.isoformat(),
+    "end_date": END.isoformat(),
+    "max_count": 10,
+    "window_days": 1,
+}
 SANDBOX_NOW = "2024-06-01T10:00:00Z"  # far from midnight: clock jumps stay on one API day
 FAULTS: dict[str, Any] = {
     "error_rate": 0.10,
@@ -102,8 +107,12 @@ def test_faulty_crawl_returns_exactly_the_fault_free_result(make_sandbox, tmp_pa
     sandbox = make_sandbox(clock=SANDBOX_NOW, **FAULTS)
     # 10 s of sandbox time every 10 requests: the 30 s token dies every ~30 requests (twice
     # or more per crawl) and a search_id after ~45, so long chains lose theirs mid-way.
-    script_sandbox(sandbox, every=10, seconds=10,
-                   forced={"html_504_rate": 504, "non_json_rate": 200, "transient_400_rate": 400})
+    script_sandbox(
+        sandbox,
+        every=10,
+        seconds=10,
+        forced={"html_504_rate": 504, "non_json_rate": 200, "transient_400_rate": 400},
+    )
     result = run_crawl("videos", CONFIG, sandbox.url, tmp_path)
     assert result.returncode == 0, result.log[-3000:]
     stats = result.stats
@@ -114,8 +123,11 @@ def test_faulty_crawl_returns_exactly_the_fault_free_result(make_sandbox, tmp_pa
 
     # Every fault happened and was handled the way it should be.
     statuses = Counter(r["status"] for r in sandbox.requests())
-    reasons = {k.rsplit("/", 1)[1]: v for k, v in stats.items()
-               if k.startswith("tiktok/retry/reason_count/")}
+    reasons = {
+        k.rsplit("/", 1)[1]: v
+        for k, v in stats.items()
+        if k.startswith("tiktok/retry/reason_count/")
+    }
     assert stats["tiktok/retry/count"] > 0
     assert {"internal_error", "http_504", "non_json", "invalid_params"} <= set(reasons)
     assert statuses[500] and statuses[504] and statuses[400]
@@ -149,8 +161,11 @@ async def test_a_request_retried_after_its_401_resend_may_be_resent_on_the_next_
     # that is a new 401, not "rejected twice" (which would stop the crawl with api_error).
     crawler = get_crawler(settings_dict={"TIKTOK_RETRY_TIMES": 2, "TIKTOK_RETRY_BACKOFF_BASE": 0})
     retry_mw = ApiRetryMiddleware.from_crawler(crawler)
-    request = JsonRequest("http://127.0.0.1:9/v2/research/video/query/?fields=id",
-                          data={"cursor": 10}, meta={meta.AUTH_RETRIED: True})
+    request = JsonRequest(
+        "http://127.0.0.1:9/v2/research/video/query/?fields=id",
+        data={"cursor": 10},
+        meta={meta.AUTH_RETRIED: True},
+    )
     body = json.dumps({"data": {}, "error": {"code": "internal_error", "message": ""}})
     response = TextResponse(request.url, status=500, body=body.encode(), request=request)
     retry = await retry_mw.process_response(request, response)
@@ -162,8 +177,7 @@ def test_short_lived_token_is_renewed_before_it_expires(make_sandbox, tmp_path):
     # sequential chain of 15 pages at 200 ms each outlives it.
     sandbox = make_sandbox(clock=SANDBOX_NOW, token_ttl=4, latency_ms=200)
     day = date(2024, 1, 1)
-    config = {**CONFIG, "start_date": day.isoformat(), "end_date": day.isoformat(),
-              "max_count": 5}
+    config = {**CONFIG, "start_date": day.isoformat(), "end_date": day.isoformat(), "max_count": 5}
     result = run_crawl("videos", config, sandbox.url, tmp_path)
     assert result.returncode == 0, result.log[-3000:]
     assert result.stats["finish_reason"] == "finished"
@@ -207,8 +221,14 @@ def stall_once(sandbox: SandboxThread) -> None:
 
 def stalled(pages: list[dict]) -> list[dict]:
     """Pages answered 200, empty, has_more, with the cursor they were sent."""
-    return [p for p in pages if p["status"] == 200 and p["has_more"] and not p["items"]
-            and p["cursor"] == json.loads(p["request_body"]).get("cursor")]
+    return [
+        p
+        for p in pages
+        if p["status"] == 200
+        and p["has_more"]
+        and not p["items"]
+        and p["cursor"] == json.loads(p["request_body"]).get("cursor")
+    ]
 
 
 def test_a_stalled_page_is_asked_once_more_and_nothing_is_lost(make_sandbox, tmp_path):
@@ -221,16 +241,15 @@ def test_a_stalled_page_is_asked_once_more_and_nothing_is_lost(make_sandbox, tmp
     assert Counter(video_ids(result)) == Counter(truth)
     [stall] = stalled(result.pages)
     assert stall["outcome"] == "ok"  # not the end of its chain: the same page is asked again
-    again = [p for p in result.pages if p["chain"] == stall["chain"]
-             and p["page"] == stall["page"] + 1]
+    again = [
+        p for p in result.pages if p["chain"] == stall["chain"] and p["page"] == stall["page"] + 1
+    ]
     assert again and again[0]["request_body"] == stall["request_body"] and again[0]["items"]
     assert len(sandbox.requests()) == clean_pages(sandbox, 10) + 1  # one request for it
     assert not [k for k in result.stats if k.startswith("tiktok/chains/ended/")]
 
 
-def test_a_cursor_that_stays_stuck_ends_its_chain_instead_of_spending_quota(
-    make_sandbox, tmp_path
-):
+def test_a_cursor_that_stays_stuck_ends_its_chain_instead_of_spending_quota(make_sandbox, tmp_path):
     sandbox = make_sandbox(clock=SANDBOX_NOW, stall_cursor_rate=1.0)
     result = run_crawl("videos", CONFIG, sandbox.url, tmp_path)
     assert result.returncode == 0, result.log[-3000:]
@@ -249,8 +268,9 @@ def test_trailing_empty_pages_cost_at_most_the_stall_limit_and_lose_nothing(
 ):
     limit = 5  # TIKTOK_STALL_EMPTY_PAGES
     sandbox = make_sandbox(clock=SANDBOX_NOW, trailing_empty_pages=trailing)
-    result = run_crawl("videos", CONFIG, sandbox.url, tmp_path,
-                       settings={"TIKTOK_STALL_EMPTY_PAGES": limit})
+    result = run_crawl(
+        "videos", CONFIG, sandbox.url, tmp_path, settings={"TIKTOK_STALL_EMPTY_PAGES": limit}
+    )
     assert result.returncode == 0, result.log[-3000:]
     assert result.stats["finish_reason"] == "finished"
     truth = {v["id"] for v in sandbox.dataset.truth_videos(QUERY, START, END)}

@@ -21,8 +21,15 @@ EDGES = [
     {"source": "cem", "target": "ana", "display_name": "Cem"},
     {"source": "bad\u0000name", "target": "ana", "display_name": "x"},
 ]
-USERS = [{"username": "ana", "display_name": "Ana <&> \u0000", "follower_count": 3_000_000_000,
-          "is_verified": True, "video_count": 4}]
+USERS = [
+    {
+        "username": "ana",
+        "display_name": "Ana <&> \u0000",
+        "follower_count": 3_000_000_000,
+        "is_verified": True,
+        "video_count": 4,
+    }
+]
 
 
 @pytest.fixture
@@ -44,8 +51,12 @@ def test_graphml_parses_and_holds_nodes_edges_and_attributes(crawl_output, tmp_p
     nodes = {n.get("id"): n for n in graph.findall("g:node", NS)}
     assert set(nodes) == {"ana", "ben", "cem", "badname"}
     data = {d.get("key"): d.text for d in nodes["ana"].findall("g:data", NS)}
-    assert data == {"display_name": "Ana <&> ", "follower_count": "3000000000",
-                    "is_verified": "true", "video_count": "4"}
+    assert data == {
+        "display_name": "Ana <&> ",
+        "follower_count": "3000000000",
+        "is_verified": "true",
+        "video_count": "4",
+    }
     edges = {(e.get("source"), e.get("target")) for e in graph.findall("g:edge", NS)}
     assert edges == {("ana", "ben"), ("cem", "ana"), ("badname", "ana")}
     if importlib.util.find_spec("networkx"):  # not a dependency; checked when present
@@ -56,15 +67,33 @@ def test_graphml_parses_and_holds_nodes_edges_and_attributes(crawl_output, tmp_p
 
 
 def test_csv_edges_and_nodes_via_the_command(crawl_output, tmp_path):
-    command = [sys.executable, "-m", "scrapy", "export_graph", "--input", str(crawl_output),
-               "-o", str(tmp_path / "edges.csv")]
-    proc = subprocess.run(command, cwd=tmp_path, env=env_for_subprocess(), capture_output=True,
-                          text=True, timeout=60, check=False)
+    command = [
+        sys.executable,
+        "-m",
+        "scrapy",
+        "export_graph",
+        "--input",
+        str(crawl_output),
+        "-o",
+        str(tmp_path / "edges.csv"),
+    ]
+    proc = subprocess.run(
+        command,
+        cwd=tmp_path,
+        env=env_for_subprocess(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     with (tmp_path / "edges.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert [(r["Source"], r["Target"], r["Type"]) for r in rows] == [
-        ("ana", "ben", "Directed"), ("cem", "ana", "Directed"), ("badname", "ana", "Directed")]
+        ("ana", "ben", "Directed"),
+        ("cem", "ana", "Directed"),
+        ("badname", "ana", "Directed"),
+    ]
     with (tmp_path / "nodes.csv").open() as handle:
         nodes = {r["Id"]: r for r in csv.DictReader(handle)}
     assert nodes["ana"]["follower_count"] == "3000000000" and nodes["ben"]["Label"] == "ben"

@@ -79,34 +79,55 @@ def test_to_ids_refuses_floats_and_text() -> None:
             to_ids([bad], "ids.txt")
 
 
-def test_usernames_from_every_source_deduplicated_in_order(tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_usernames_from_every_source_deduplicated_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "names.txt").write_text("bob\n@carol\nalice\n")
-    jsonl(tmp_path / "data" / "videos" / "j" / "videos.jsonl",
-          [{"username": "carol"}, {"username": "dave"}, {"username": "dave"}])
-    config = load_config("users", json.dumps({
-        "usernames": ["@alice", "bob"], "usernames_file": "names.txt",
-        "from_output": "data/videos"}))
+    jsonl(
+        tmp_path / "data" / "videos" / "j" / "videos.jsonl",
+        [{"username": "carol"}, {"username": "dave"}, {"username": "dave"}],
+    )
+    config = load_config(
+        "users",
+        json.dumps(
+            {
+                "usernames": ["@alice", "bob"],
+                "usernames_file": "names.txt",
+                "from_output": "data/videos",
+            }
+        ),
+    )
     assert config.inputs() == ["alice", "bob", "carol", "dave"]
 
 
 def test_comment_inputs_are_video_and_comment_pairs(tmp_path: Path) -> None:
     ids = tmp_path / "ids.txt"
     ids.write_text(f"{BIG}\n12\n")
-    out = jsonl(tmp_path / "videos.jsonl", [{"id": 12, "comment_count": 1},
-                                            {"id": 13, "comment_count": 0}])
-    config = load_config("comments", json.dumps({
-        "video_ids": [12], "video_ids_file": str(ids), "from_output": str(out),
-        "only_with_comments": True, "comment_ids": [BIG, BIG]}))
+    out = jsonl(
+        tmp_path / "videos.jsonl", [{"id": 12, "comment_count": 1}, {"id": 13, "comment_count": 0}]
+    )
+    config = load_config(
+        "comments",
+        json.dumps(
+            {
+                "video_ids": [12],
+                "video_ids_file": str(ids),
+                "from_output": str(out),
+                "only_with_comments": True,
+                "comment_ids": [BIG, BIG],
+            }
+        ),
+    )
     assert config.inputs() == [("video_id", 12), ("video_id", BIG), ("comment_id", BIG)]
 
 
 def test_comment_inputs_from_a_csv_column(tmp_path: Path) -> None:
     path = tmp_path / "ids.csv"
     path.write_text(f"video_id,n\n{BIG},1\n")
-    config = load_config("comments", json.dumps({"video_ids_file": str(path),
-                                                 "column": "video_id"}))
+    config = load_config(
+        "comments", json.dumps({"video_ids_file": str(path), "column": "video_id"})
+    )
     assert config.inputs() == [("video_id", BIG)]
 
 
@@ -119,10 +140,13 @@ def test_non_numeric_video_id_in_a_file(tmp_path: Path) -> None:
 
 
 def test_playlist_ids_from_videos_skip_videos_without_one(tmp_path: Path) -> None:
-    jsonl(tmp_path / "v" / "videos.jsonl",
-                [{"id": 1, "playlist_id": BIG}, {"id": 2}, {"id": 3, "playlist_id": BIG}])
-    config = load_config("playlists", json.dumps({"from_output": str(tmp_path / "v"),
-                                                  "playlist_ids": [5]}))
+    jsonl(
+        tmp_path / "v" / "videos.jsonl",
+        [{"id": 1, "playlist_id": BIG}, {"id": 2}, {"id": 3, "playlist_id": BIG}],
+    )
+    config = load_config(
+        "playlists", json.dumps({"from_output": str(tmp_path / "v"), "playlist_ids": [5]})
+    )
     assert config.inputs() == [5, BIG]
 
 

@@ -32,14 +32,20 @@ def test_crawling_the_same_query_twice_keeps_one_document_per_video(make_sandbox
     script = Path(__file__).parent / "helpers" / "mongo_crawl_twice.py"
     proc = subprocess.run(
         [sys.executable, str(script), sandbox.url, str(tmp_path), database],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180, check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
 
     query = {"and": [{"field_name": "hashtag_name", "operation": "EQ", "field_values": ["flood"]}]}
-    truth = sorted(v["id"] for v in sandbox.dataset.truth_videos(
-        query, date(2024, 1, 3), date(2024, 1, 5)))
+    truth = sorted(
+        v["id"] for v in sandbox.dataset.truth_videos(query, date(2024, 1, 3), date(2024, 1, 5))
+    )
     assert summary["ids"] == truth  # exactly the truth, one document each
     assert summary["videos"] == summary["distinct_ids"] == len(truth)
     assert summary["queries_per_video"] == [2]  # both crawls recorded on every video

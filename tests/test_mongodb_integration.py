@@ -26,8 +26,11 @@ from tiktok_scrapy.pipelines.validate import ValidationPipeline
 URI = os.environ.get("MONGODB_URI")
 pytestmark = [
     pytest.mark.mongodb,
-    pytest.mark.skipif(not URI, reason="needs a real MongoDB: set MONGODB_URI, e.g. "
-                       "MONGODB_URI=mongodb://localhost:27017 make test"),
+    pytest.mark.skipif(
+        not URI,
+        reason="needs a real MongoDB: set MONGODB_URI, e.g. "
+        "MONGODB_URI=mongodb://localhost:27017 make test",
+    ),
 ]
 
 
@@ -43,8 +46,13 @@ def database() -> Iterator[str]:
 
 
 async def crawl_once(database: str, crawl_id: str, tmp_path: Path) -> MongoDBPipeline:
-    settings = {"MONGODB_URI": URI, "MONGODB_DATABASE": database, "MONGODB_SNAPSHOTS": True,
-                "MONGODB_BATCH_SIZE": 10, "TIKTOK_OUTPUT_DIR": str(tmp_path)}
+    settings = {
+        "MONGODB_URI": URI,
+        "MONGODB_DATABASE": database,
+        "MONGODB_SNAPSHOTS": True,
+        "MONGODB_BATCH_SIZE": 10,
+        "TIKTOK_OUTPUT_DIR": str(tmp_path),
+    }
     crawler = get_crawler(Spider, settings_dict=settings)
     crawler.spider = Spider(name="videos")
     crawler.stats.set_value("tiktok/crawl_id", crawl_id)
@@ -52,10 +60,13 @@ async def crawl_once(database: str, crawl_id: str, tmp_path: Path) -> MongoDBPip
     store = MongoDBPipeline.from_crawler(crawler)
     await store.open_spider()
     await store.spider_opened()
-    pages = [json.loads((SAMPLES / name).read_text("utf-8"))["data"]["videos"]
-             for name in ("video_query_short_page.json", "video_query_nul_bytes.json")]
-    items = [Video(v, _crawl={"crawl_id": crawl_id, "query_id": "q1"})
-             for page in pages for v in page]
+    pages = [
+        json.loads((SAMPLES / name).read_text("utf-8"))["data"]["videos"]
+        for name in ("video_query_short_page.json", "video_query_nul_bytes.json")
+    ]
+    items = [
+        Video(v, _crawl={"crawl_id": crawl_id, "query_id": "q1"}) for page in pages for v in page
+    ]
 
     async def one(item: Video) -> None:
         await store.process_item(await validate.process_item(item))
@@ -82,6 +93,8 @@ async def test_two_crawls_one_document_per_video(database: str, tmp_path: Path) 
         assert db["videos_snapshots"].count_documents({"id": 7435406205763226897}) == 2
         assert db["videos"].index_information()["id_unique"]["unique"]
         assert {c["crawl_id"]: c["finish_reason"] for c in db["crawls"].find()} == {
-            "c1": "finished", "c2": "finished"}
+            "c1": "finished",
+            "c2": "finished",
+        }
     finally:
         client.close()

@@ -28,8 +28,9 @@ URI = "mongodb://alice:s3cret@db.example:27017"
 
 
 def sample_videos() -> list[dict]:
-    return json.loads((SAMPLES / "video_query_short_page.json").read_text("utf-8"))[
-        "data"]["videos"]
+    return json.loads((SAMPLES / "video_query_short_page.json").read_text("utf-8"))["data"][
+        "videos"
+    ]
 
 
 class Config:
@@ -41,14 +42,17 @@ class Config:
 
 
 async def open_pipeline(server: Any, crawl_id: str = "c1", **settings: Any) -> MongoDBPipeline:
-    crawler = get_crawler(Spider, settings_dict={
-        "MONGODB_URI": URI,
-        "MONGODB_CLIENT_CLASS": lambda uri, **kw: server,
-        "MONGODB_BATCH_SIZE": 1,
-        "MONGODB_FLUSH_SECONDS": 3600,  # no timer flushes unless a test says so
-        "MONGODB_RETRY_BACKOFF": 0,
-        **settings,
-    })
+    crawler = get_crawler(
+        Spider,
+        settings_dict={
+            "MONGODB_URI": URI,
+            "MONGODB_CLIENT_CLASS": lambda uri, **kw: server,
+            "MONGODB_BATCH_SIZE": 1,
+            "MONGODB_FLUSH_SECONDS": 3600,  # no timer flushes unless a test says so
+            "MONGODB_RETRY_BACKOFF": 0,
+            **settings,
+        },
+    )
     crawler.spider = Spider(name="videos")
     crawler.spider.config = Config()
     crawler.stats.set_value("tiktok/crawl_id", crawl_id)
@@ -72,8 +76,10 @@ async def crawl(pipeline: MongoDBPipeline, items: list[dict]) -> None:
 
 
 def videos(crawl_id: str, **extra: Any) -> list[Video]:
-    return [Video(v, _crawl={"crawl_id": crawl_id, "query_id": "q-cats"}, **extra)
-            for v in sample_videos()]
+    return [
+        Video(v, _crawl={"crawl_id": crawl_id, "query_id": "q-cats"}, **extra)
+        for v in sample_videos()
+    ]
 
 
 @pytest.fixture
@@ -109,7 +115,9 @@ async def test_indexes(server: mongomock.MongoClient) -> None:
     assert "video_id" in db["comments"].index_information()
     assert db["users"].index_information()["username_unique"]["unique"]
     assert list(db["follow_edges"].index_information()["source_target_unique"]["key"]) == [
-        ("source", 1), ("target", 1)]
+        ("source", 1),
+        ("target", 1),
+    ]
     assert "account_relation_id_unique" in db["user_videos"].index_information()
     assert "playlist_id_unique" in db["playlists"].index_information()
     assert "crawl_id_chain_page" in db["pages"].index_information()
@@ -120,16 +128,19 @@ async def test_same_items_twice_one_document_two_queries_two_snapshots(
     server: mongomock.MongoClient,
 ) -> None:
     for crawl_id in ("c1", "c2"):
-        pipeline = await open_pipeline(server, crawl_id, MONGODB_SNAPSHOTS=True,
-                                       MONGODB_BATCH_SIZE=1000)
+        pipeline = await open_pipeline(
+            server, crawl_id, MONGODB_SNAPSHOTS=True, MONGODB_BATCH_SIZE=1000
+        )
         await crawl(pipeline, videos(crawl_id))
         assert pipeline.store.batches_written == 2  # crawls document, then one batch
         await finish(pipeline)
     db = server["tiktok_research"]
     assert db["videos"].count_documents({}) == 27
     doc = db["videos"].find_one({"id": 7320768196569599275})
-    assert doc["_queries"] == [{"query_id": "q-cats", "crawl_id": "c1"},
-                               {"query_id": "q-cats", "crawl_id": "c2"}]
+    assert doc["_queries"] == [
+        {"query_id": "q-cats", "crawl_id": "c1"},
+        {"query_id": "q-cats", "crawl_id": "c2"},
+    ]
     assert doc["first_seen"] < doc["last_seen"]
     assert doc["_crawl"]["crawl_id"] == "c2"
     snaps = list(db["videos_snapshots"].find({"id": 7320768196569599275}).sort("crawl_id"))
@@ -152,9 +163,14 @@ async def test_upsert_sets_latest_values_and_keeps_first_seen(
 
 async def test_follow_edges_unique_on_source_target(server: mongomock.MongoClient) -> None:
     pipeline = await open_pipeline(server)
-    await crawl(pipeline, [FollowEdge(source="a", target="b", display_name="B"),
-                           FollowEdge(source="a", target="b", display_name="B2"),
-                           FollowEdge(source="c", target="b")])
+    await crawl(
+        pipeline,
+        [
+            FollowEdge(source="a", target="b", display_name="B"),
+            FollowEdge(source="a", target="b", display_name="B2"),
+            FollowEdge(source="c", target="b"),
+        ],
+    )
     await finish(pipeline)
     edges = server["tiktok_research"]["follow_edges"]
     assert edges.count_documents({}) == 2
@@ -162,7 +178,8 @@ async def test_follow_edges_unique_on_source_target(server: mongomock.MongoClien
 
 
 async def test_validated_item_stores_real_datetime_and_exact_ids(
-    server: mongomock.MongoClient, tmp_path: Path,
+    server: mongomock.MongoClient,
+    tmp_path: Path,
 ) -> None:
     crawler = get_crawler(settings_dict={"TIKTOK_OUTPUT_DIR": str(tmp_path)})
     validate = ValidationPipeline.from_crawler(crawler)
@@ -180,9 +197,17 @@ async def test_validated_item_stores_real_datetime_and_exact_ids(
 
 async def test_page_records_and_crawl_document(server: mongomock.MongoClient) -> None:
     pipeline = await open_pipeline(server, "c9")
-    record = {"chain": "videos:0", "endpoint": "videos", "page": 0, "status": 200,
-              "error": {"code": "ok", "message": "", "log_id": "x"}, "items": 27,
-              "has_more": True, "cursor": 100, "search_id": "735"}
+    record = {
+        "chain": "videos:0",
+        "endpoint": "videos",
+        "page": 0,
+        "status": 200,
+        "error": {"code": "ok", "message": "", "log_id": "x"},
+        "items": 27,
+        "has_more": True,
+        "cursor": 100,
+        "search_id": "735",
+    }
     pipeline.crawler.signals.send_catch_log(tiktok_signals.page_recorded, record=record)
     assert active_store(pipeline.crawler) is pipeline.store
     await pipeline.close_spider()
@@ -235,7 +260,8 @@ async def test_unreachable_at_start_closes_with_one_line(
     def refuse(uri: str, **kwargs: Any) -> Any:
         client = mock.Mock()
         client.admin.command.side_effect = ServerSelectionTimeoutError(
-            "db.example:27017: [Errno 111] Connection refused")
+            "db.example:27017: [Errno 111] Connection refused"
+        )
         return client
 
     crawler = get_crawler(settings_dict={"MONGODB_URI": URI, "MONGODB_CLIENT_CLASS": refuse})
@@ -251,7 +277,8 @@ async def test_unreachable_at_start_closes_with_one_line(
 
 
 async def test_server_down_mid_crawl_stops_crawl_and_fails_items(
-    server: mongomock.MongoClient, caplog: pytest.LogCaptureFixture,
+    server: mongomock.MongoClient,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     pipeline = await open_pipeline(server, MONGODB_BATCH_SIZE=1, MONGODB_RETRY_TIMES=2)
     pipeline.crawler.engine = mock.Mock()
@@ -262,8 +289,10 @@ async def test_server_down_mid_crawl_stops_crawl_and_fails_items(
         calls["n"] += 1
         raise AutoReconnect("connection closed")
 
-    with mock.patch.object(mongomock.collection.Collection, "bulk_write", down), \
-            pytest.raises(MongoUnavailable):
+    with (
+        mock.patch.object(mongomock.collection.Collection, "bulk_write", down),
+        pytest.raises(MongoUnavailable),
+    ):
         await pipeline.process_item(videos("c1")[0])
     assert calls["n"] == 3  # first try + 2 retries
     with pytest.raises(MongoUnavailable):  # later items fail fast, without new retries
@@ -271,7 +300,8 @@ async def test_server_down_mid_crawl_stops_crawl_and_fails_items(
     assert calls["n"] == 3
     await asyncio.sleep(0)
     pipeline.crawler.engine.close_spider_async.assert_awaited_once_with(
-        reason="mongodb_unavailable")
+        reason="mongodb_unavailable"
+    )
     assert server["tiktok_research"]["videos"].count_documents({}) == 0
     assert "s3cret" not in caplog.text
     await finish(pipeline, "mongodb_unavailable")

@@ -10,8 +10,13 @@ from tiktok_scrapy.sandbox.dataset import Dataset, UserError
 pytestmark = pytest.mark.integration
 
 SEEDS = ["user_56cfd741", "user_373e2190"]
-CONFIG = {"seeds": SEEDS, "direction": "following", "depth": 2, "max_users_per_level": 12,
-          "max_edges_per_user": 15}
+CONFIG = {
+    "seeds": SEEDS,
+    "direction": "following",
+    "depth": 2,
+    "max_users_per_level": 12,
+    "max_edges_per_user": 15,
+}
 
 
 def _clean(name: str) -> str:
@@ -20,8 +25,7 @@ def _clean(name: str) -> str:
 
 def expected_network(dataset: Dataset, config: dict) -> tuple[set, set]:
     """(edges, nodes) of a breadth-first snowball with the config's caps, from the truth."""
-    kinds = ["followers", "following"] if config["direction"] == "both" else [
-        config["direction"]]
+    kinds = ["followers", "following"] if config["direction"] == "both" else [config["direction"]]
     levels, known, edges = [list(config["seeds"])], set(config["seeds"]), set()
     for level in range(config["depth"]):
         found: list[str] = []
@@ -71,8 +75,9 @@ def test_budget_stop_then_resume_completes_the_same_graph(make_sandbox, tmp_path
     jobdir = {"JOBDIR": str(tmp_path / "job")}
     first = run_crawl("network", config, sandbox.url, tmp_path, settings=jobdir)
     assert first.stats["finish_reason"] == "max_requests", first.log[-3000:]
-    second = run_crawl("network", {**config, "max_requests": 1000}, sandbox.url, tmp_path,
-                       settings=jobdir)
+    second = run_crawl(
+        "network", {**config, "max_requests": 1000}, sandbox.url, tmp_path, settings=jobdir
+    )
     assert second.returncode == 0 and second.stats["finish_reason"] == "finished"
     edges, nodes = expected_network(sandbox.dataset, config)
     got_edges, got_users = _got(second)  # both runs append to the same output folder

@@ -16,10 +16,28 @@ pytestmark = pytest.mark.integration
 
 
 def run_plan(spider: str, config: str, tmp_path, ledger) -> tuple[int, str]:
-    command = [sys.executable, "-m", "scrapy", "plan", spider, "-a", f"config={config}",
-               "-s", f"TIKTOK_CLIENT_KEY={SANDBOX_KEY}", "-s", f"TIKTOK_QUOTA_LEDGER={ledger}"]
-    proc = subprocess.run(command, cwd=tmp_path, env=env_for_subprocess(), capture_output=True,
-                          text=True, timeout=60, check=False)
+    command = [
+        sys.executable,
+        "-m",
+        "scrapy",
+        "plan",
+        spider,
+        "-a",
+        f"config={config}",
+        "-s",
+        f"TIKTOK_CLIENT_KEY={SANDBOX_KEY}",
+        "-s",
+        f"TIKTOK_QUOTA_LEDGER={ledger}",
+    ]
+    proc = subprocess.run(
+        command,
+        cwd=tmp_path,
+        env=env_for_subprocess(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -29,14 +47,23 @@ def printed_bound(text: str) -> tuple[int, int | None]:
     return int(found[1]), None if found[2] == "none" else int(found[2])
 
 
-@pytest.mark.parametrize("spider,config", [
-    ("users", '{"usernames": ["user_56cfd741", "user_373e2190", "nobody_here"]}'),
-    ("comments", "MANY_COMMENTS"),
-    ("videos", '{"hashtags": ["fyp"], "start_date": "2024-01-01", "end_date": "2024-02-20",'
-               ' "max_count": 20, "max_requests": 25}'),
-    ("network", '{"seeds": ["user_56cfd741"], "depth": 2, "max_users_per_level": 5,'
-                ' "max_edges_per_user": 30, "max_count": 20}'),
-])
+@pytest.mark.parametrize(
+    "spider,config",
+    [
+        ("users", '{"usernames": ["user_56cfd741", "user_373e2190", "nobody_here"]}'),
+        ("comments", "MANY_COMMENTS"),
+        (
+            "videos",
+            '{"hashtags": ["fyp"], "start_date": "2024-01-01", "end_date": "2024-02-20",'
+            ' "max_count": 20, "max_requests": 25}',
+        ),
+        (
+            "network",
+            '{"seeds": ["user_56cfd741"], "depth": 2, "max_users_per_level": 5,'
+            ' "max_edges_per_user": 30, "max_count": 20}',
+        ),
+    ],
+)
 def test_the_real_spend_is_within_the_printed_bound(spider, config, make_sandbox, tmp_path):
     sandbox = make_sandbox()
     if config == "MANY_COMMENTS":

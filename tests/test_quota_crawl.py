@@ -25,19 +25,30 @@ pytestmark = pytest.mark.integration
 QUERY = ALL_VIDEOS
 START, END = date(2024, 1, 1), date(2024, 1, 10)
 # ~410 videos in pages of 5: ~85 requests, well over a day's 50.
-CONFIG = {"query": QUERY, "start_date": START.isoformat(), "end_date": END.isoformat(),
-          "max_count": 5, "window_days": 1}
+CONFIG = {
+    "query": QUERY,
+    "start_date": START.isoformat(),
+    "end_date": END.isoformat(),
+    "max_count": 5,
+    "window_days": 1,
+}
 QUOTA = 50
 SANDBOX_NOW = datetime.fromisoformat("2024-06-01T10:00:00+00:00")
 
 
 def crawl(sandbox: SandboxThread, tmp: Path, run: str, **settings: Any) -> CrawlResult:
     """One run of the videos crawl; runs share the JOBDIR and the quota ledger."""
-    return run_crawl("videos", CONFIG, sandbox.url, tmp / run, settings={
-        "JOBDIR": str(tmp / "job"),
-        "TIKTOK_QUOTA_LEDGER": str(tmp / "quota.sqlite"),
-        **settings,
-    })
+    return run_crawl(
+        "videos",
+        CONFIG,
+        sandbox.url,
+        tmp / run,
+        settings={
+            "JOBDIR": str(tmp / "job"),
+            "TIKTOK_QUOTA_LEDGER": str(tmp / "quota.sqlite"),
+            **settings,
+        },
+    )
 
 
 def statuses(sandbox: SandboxThread) -> list[int]:
@@ -72,8 +83,9 @@ def resume_next_day(sandbox: SandboxThread, tmp: Path, first: CrawlResult) -> Cr
 @pytest.mark.parametrize("concurrency", [1, 16])
 def test_stop_at_the_apis_429_then_resume_the_next_day(make_sandbox, tmp_path, concurrency):
     sandbox = make_sandbox(clock=SANDBOX_NOW.isoformat(), quota_main=QUOTA)
-    first = crawl(sandbox, tmp_path, "run1", TIKTOK_QUOTA_ON_EXHAUSTED="stop",
-                  CONCURRENT_REQUESTS=concurrency)
+    first = crawl(
+        sandbox, tmp_path, "run1", TIKTOK_QUOTA_ON_EXHAUSTED="stop", CONCURRENT_REQUESTS=concurrency
+    )
     served = sandbox.requests("videos")
     refused = [r for r in served if r["status"] == 429]
     assert [r["status"] for r in served[:QUOTA]] == [200] * QUOTA
@@ -95,8 +107,13 @@ def test_stop_at_own_limit_before_any_429_then_resume_the_next_day(make_sandbox,
     # own UTC day, which must be the sandbox's for the limit to be met exactly.
     sandbox = make_sandbox(quota_main=QUOTA)
     limits = json.dumps({"main": QUOTA, "follow": 20000})
-    first = crawl(sandbox, tmp_path, "run1", TIKTOK_QUOTA_ON_EXHAUSTED="stop",
-                  TIKTOK_QUOTA_DAILY_REQUESTS=limits)
+    first = crawl(
+        sandbox,
+        tmp_path,
+        "run1",
+        TIKTOK_QUOTA_ON_EXHAUSTED="stop",
+        TIKTOK_QUOTA_DAILY_REQUESTS=limits,
+    )
     assert 429 not in statuses(sandbox)
     assert len(sandbox.requests()) == first.stats["tiktok/quota/requests/main"] == QUOTA
     assert "tiktok/quota/429" not in first.stats
@@ -128,8 +145,9 @@ def jump_to_midnight_after(sandbox: SandboxThread, requests: int, seconds_left: 
 def test_wait_sleeps_through_the_apis_midnight_and_finishes(make_sandbox, tmp_path):
     sandbox = make_sandbox(clock=SANDBOX_NOW.isoformat(), quota_main=QUOTA)
     jump_to_midnight_after(sandbox, requests=25, seconds_left=3)
-    result = crawl(sandbox, tmp_path, "run1", TIKTOK_QUOTA_ON_EXHAUSTED="wait",
-                   TIKTOK_QUOTA_WAIT_MARGIN=0)
+    result = crawl(
+        sandbox, tmp_path, "run1", TIKTOK_QUOTA_ON_EXHAUSTED="wait", TIKTOK_QUOTA_WAIT_MARGIN=0
+    )
     assert result.returncode == 0, result.log[-3000:]
     stats = result.stats
     assert stats["finish_reason"] == "finished"
@@ -138,7 +156,7 @@ def test_wait_sleeps_through_the_apis_midnight_and_finishes(make_sandbox, tmp_pa
     first_429 = statuses(sandbox).index(429)
     # The sandbox's day 1 granted exactly its quota (the 401s: the 2 h token died in the jump).
     assert [r["status"] for r in served[:first_429]].count(200) == QUOTA
-    assert all(r["at"].startswith("2024-06-01T23:59:") for r in served[25:first_429 + 1])
+    assert all(r["at"].startswith("2024-06-01T23:59:") for r in served[25 : first_429 + 1])
     after = [r for r in served[first_429:] if r["status"] != 429]
     assert after and all(r["at"] >= "2024-06-02" for r in after)  # resumed on the new day
     assert stats["tiktok/quota/exhausted"] == 1

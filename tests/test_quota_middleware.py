@@ -31,10 +31,14 @@ START = datetime(2024, 5, 1, 22, 0, 0, tzinfo=UTC).timestamp()  # 2 h before the
 
 
 def settings(**overrides: Any) -> dict[str, Any]:
-    values = {k: getattr(project_settings, k) for k in dir(project_settings)
-              if k.startswith(("TIKTOK_", "MONGODB_"))}
-    values.update(TIKTOK_CLIENT_KEY=KEY, TIKTOK_CLIENT_SECRET="secret",
-                  TIKTOK_MAX_REQUESTS_PER_SECOND=0)
+    values = {
+        k: getattr(project_settings, k)
+        for k in dir(project_settings)
+        if k.startswith(("TIKTOK_", "MONGODB_"))
+    }
+    values.update(
+        TIKTOK_CLIENT_KEY=KEY, TIKTOK_CLIENT_SECRET="secret", TIKTOK_MAX_REQUESTS_PER_SECOND=0
+    )
     values.update(overrides)
     return values
 
@@ -74,19 +78,24 @@ def make(tmp_path, **overrides: Any) -> tuple[QuotaMiddleware, FakeEngine, Time]
 
 
 def request(endpoint: str = "videos", **meta_: Any) -> JsonRequest:
-    return JsonRequest(f"{API}/v2/research/x/", data={},
-                       meta={meta.ENDPOINT: endpoint, meta.CHAIN: "c", **meta_},
-                       dont_filter=True)
+    return JsonRequest(
+        f"{API}/v2/research/x/",
+        data={},
+        meta={meta.ENDPOINT: endpoint, meta.CHAIN: "c", **meta_},
+        dont_filter=True,
+    )
 
 
-def api(req: Request, status: int, code: str = "ok", data: dict | None = None,
-        date: str | None = None) -> TextResponse:
+def api(
+    req: Request, status: int, code: str = "ok", data: dict | None = None, date: str | None = None
+) -> TextResponse:
     body = {"data": data or {}, "error": {"code": code, "message": "", "log_id": "L"}}
     headers = {"Content-Type": "application/json"}
     if date:
         headers["Date"] = date
-    return TextResponse(req.url, status=status, body=json.dumps(body).encode(),
-                        headers=headers, request=req)
+    return TextResponse(
+        req.url, status=status, body=json.dumps(body).encode(), headers=headers, request=req
+    )
 
 
 async def settle() -> None:
@@ -158,8 +167,12 @@ async def test_ledger_shared_with_an_earlier_run(tmp_path):
 
 
 async def test_wait_mode_sleeps_until_next_api_midnight(tmp_path, caplog):
-    mw, engine, clock = make(tmp_path, TIKTOK_QUOTA_ON_EXHAUSTED="wait",
-                             TIKTOK_QUOTA_DAILY_REQUESTS={"main": 1}, TIKTOK_QUOTA_WAIT_MARGIN=60)
+    mw, engine, clock = make(
+        tmp_path,
+        TIKTOK_QUOTA_ON_EXHAUSTED="wait",
+        TIKTOK_QUOTA_DAILY_REQUESTS={"main": 1},
+        TIKTOK_QUOTA_WAIT_MARGIN=60,
+    )
     await mw.process_request(request())
     req = request()
     with caplog.at_level(logging.WARNING):
@@ -252,9 +265,14 @@ async def test_rate_limiter_spaces_requests():
 
 
 def test_mongodb_ledger_when_mongodb_uri_set(tmp_path):
-    crawler = get_crawler(settings_dict=settings(
-        MONGODB_URI="mongodb://localhost:1", MONGODB_CLIENT_CLASS="mongomock.MongoClient",
-        MONGODB_DATABASE="research", TIKTOK_QUOTA_LEDGER=None))
+    crawler = get_crawler(
+        settings_dict=settings(
+            MONGODB_URI="mongodb://localhost:1",
+            MONGODB_CLIENT_CLASS="mongomock.MongoClient",
+            MONGODB_DATABASE="research",
+            TIKTOK_QUOTA_LEDGER=None,
+        )
+    )
     ledger = open_ledger(crawler.settings)
     assert isinstance(ledger, MongoLedger)
     assert ledger.collection.full_name == "research.quota_ledger"
@@ -264,9 +282,13 @@ def test_mongodb_ledger_when_mongodb_uri_set(tmp_path):
 
 
 async def test_middleware_on_mongomock_ledger(tmp_path):
-    mw, _, _ = make(tmp_path, MONGODB_URI="mongodb://localhost:1",
-                    MONGODB_CLIENT_CLASS="mongomock.MongoClient", TIKTOK_QUOTA_LEDGER=None,
-                    TIKTOK_QUOTA_DAILY_REQUESTS={"main": 1})
+    mw, _, _ = make(
+        tmp_path,
+        MONGODB_URI="mongodb://localhost:1",
+        MONGODB_CLIENT_CLASS="mongomock.MongoClient",
+        TIKTOK_QUOTA_LEDGER=None,
+        TIKTOK_QUOTA_DAILY_REQUESTS={"main": 1},
+    )
     await mw.process_request(request())
     with pytest.raises(QuotaExhausted):
         await mw.process_request(request())
@@ -291,7 +313,7 @@ def test_quota_command_report(tmp_path):
 
 
 # --- against the real sandbox, in a `scrapy runspider` subprocess ---------------------------
-SPIDER = '''
+SPIDER = """
 import json
 import scrapy
 from scrapy.http import JsonRequest
@@ -317,7 +339,7 @@ class QuotaProbe(scrapy.Spider):
     def closed(self, reason):
         with open({out!r}, "w") as f:
             json.dump({{"reason": reason, **self.crawler.stats.get_stats()}}, f, default=str)
-'''
+"""
 
 
 def run_probe(tmp_path, url: str, n: int, *settings_: str, env: dict | None = None):
@@ -328,18 +350,29 @@ def run_probe(tmp_path, url: str, n: int, *settings_: str, env: dict | None = No
     out = tmp_path / "stats.json"
     spider = tmp_path / "probe.py"
     spider.write_text(SPIDER.format(n=n, url=url, out=str(out)))
-    overrides = {"ADDONS": "{}", "ITEM_PIPELINES": "{}", "EXTENSIONS": "{}",
-                 "TIKTOK_API_URL": url, "TIKTOK_QUOTA_LEDGER": str(tmp_path / "q.sqlite"),
-                 "CONCURRENT_REQUESTS": "1", "TIKTOK_MAX_REQUESTS_PER_SECOND": "0",
-                 "LOG_LEVEL": "INFO"}
+    overrides = {
+        "ADDONS": "{}",
+        "ITEM_PIPELINES": "{}",
+        "EXTENSIONS": "{}",
+        "TIKTOK_API_URL": url,
+        "TIKTOK_QUOTA_LEDGER": str(tmp_path / "q.sqlite"),
+        "CONCURRENT_REQUESTS": "1",
+        "TIKTOK_MAX_REQUESTS_PER_SECOND": "0",
+        "LOG_LEVEL": "INFO",
+    }
     args = [a for k, v in overrides.items() for a in ("-s", f"{k}={v}")]
     for s in settings_:
         args += ["-s", s]
     environ = {k: v for k, v in os.environ.items() if not k.startswith("TIKTOK_")}
     environ.update(env or {})
-    proc = subprocess.run([sys.executable, "-m", "scrapy", "runspider", str(spider), *args],
-                          cwd=Path(__file__).parent.parent, env=environ, capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "scrapy", "runspider", str(spider), *args],
+        cwd=Path(__file__).parent.parent,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return json.loads(out.read_text()), proc.stderr
 
 
@@ -353,8 +386,13 @@ def sandbox():
 
 @pytest.mark.integration
 def test_sandbox_429_stops_crawl_once_and_ledger_uses_api_day(tmp_path, sandbox):
-    stats, log = run_probe(tmp_path, sandbox.url, 10, "TIKTOK_CLIENT_KEY=probe-key-0042",
-                           "TIKTOK_CLIENT_SECRET=sandbox-secret")
+    stats, log = run_probe(
+        tmp_path,
+        sandbox.url,
+        10,
+        "TIKTOK_CLIENT_KEY=probe-key-0042",
+        "TIKTOK_CLIENT_SECRET=sandbox-secret",
+    )
     assert stats["reason"] == "quota_exhausted", log[-2000:]
     assert stats["tiktok/token/fetched"] == 1
     assert stats["tiktok/quota/429"] == 1
@@ -382,8 +420,7 @@ def test_sandbox_missing_credentials_sends_nothing(tmp_path, sandbox):
 def test_an_unwritable_ledger_falls_back_to_memory_and_says_so(tmp_path, caplog):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the ledger's folder should be")
-    crawler = get_crawler(settings_dict=settings(
-        TIKTOK_QUOTA_LEDGER=str(blocker / "quota.sqlite")))
+    crawler = get_crawler(settings_dict=settings(TIKTOK_QUOTA_LEDGER=str(blocker / "quota.sqlite")))
     with caplog.at_level("WARNING"):
         middleware = QuotaMiddleware.from_crawler(crawler)
     assert middleware.ledger is not None

@@ -32,8 +32,11 @@ def recipe_commands(marker: str) -> list[str]:
     text = RECIPES.read_text(encoding="utf-8")
     block = re.search(rf"<!-- recipe:{marker} -->\s*```sh\n(.*?)```", text, re.DOTALL)
     assert block, f"docs/recipes.md has no recipe:{marker} block"
-    return [line.strip() for line in block.group(1).splitlines()
-            if line.strip().startswith("scrapy crawl")]
+    return [
+        line.strip()
+        for line in block.group(1).splitlines()
+        if line.strip().startswith("scrapy crawl")
+    ]
 
 
 def run_step(command: str, url: str, tmp: Path) -> CrawlResult:
@@ -49,8 +52,13 @@ def run_step(command: str, url: str, tmp: Path) -> CrawlResult:
     }
     extra = [arg for key, value in settings.items() for arg in ("-s", f"{key}={value}")]
     proc = subprocess.run(
-        [sys.executable, "-m", "scrapy", *argv[1:], *extra], cwd=tmp, env=env_for_subprocess(),
-        capture_output=True, text=True, timeout=180, check=False,
+        [sys.executable, "-m", "scrapy", *argv[1:], *extra],
+        cwd=tmp,
+        env=env_for_subprocess(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
     jobs = sorted((tmp / "data" / "flood" / spider).glob("*"))
     assert len(jobs) == 1, f"{spider}: expected one job folder, got {jobs}\n{proc.stderr[-3000:]}"

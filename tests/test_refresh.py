@@ -13,8 +13,9 @@ from tiktok_scrapy.spiders.refresh import batches, day_of_id
 
 pytestmark = pytest.mark.integration
 
-QUERY = {"and": [{"field_name": "hashtag_name", "operation": "IN",
-                  "field_values": ["fyp", "foryou"]}]}
+QUERY = {
+    "and": [{"field_name": "hashtag_name", "operation": "IN", "field_values": ["fyp", "foryou"]}]
+}
 
 
 def test_deleted_videos_are_listed_and_live_ones_refreshed(make_sandbox, tmp_path):
@@ -29,7 +30,8 @@ def test_deleted_videos_are_listed_and_live_ones_refreshed(make_sandbox, tmp_pat
     stored.parent.mkdir()
     old = {"crawled_at": "2024-01-01T00:00:00+00:00"}
     rows = [{"id": v["id"], "_crawl": old} for v in live[:150]] + [
-        {"id": i, "_crawl": old} for i in deleted]
+        {"id": i, "_crawl": old} for i in deleted
+    ]
     rows.append({"id": live[-1]["id"], "_crawl": {"crawled_at": "2999-01-01T00:00:00+00:00"}})
     stored.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
@@ -41,8 +43,7 @@ def test_deleted_videos_are_listed_and_live_ones_refreshed(make_sandbox, tmp_pat
     assert result.stats["tiktok/refresh/checked"] == 150 + len(deleted)  # not the recent one
     assert f"{len(deleted)} no longer available" in result.log
     for request in sandbox.requests():
-        body = json.loads(request["body"]) if isinstance(request["body"], str) else request[
-            "body"]
+        body = json.loads(request["body"]) if isinstance(request["body"], str) else request["body"]
         assert len(body["query"]["and"][0]["field_values"]) <= 100
 
 

@@ -15,8 +15,12 @@ from tiktok_scrapy.extensions.report import MAX_TALLY, CrawlReport, bar_chart, h
 @pytest.mark.integration
 def test_a_crawl_writes_its_report(make_sandbox, tmp_path):
     sandbox = make_sandbox(error_rate=0.2)
-    config = {"hashtags": ["flood", "storm"], "start_date": "2024-01-05",
-              "end_date": "2024-01-08", "max_count": 20}
+    config = {
+        "hashtags": ["flood", "storm"],
+        "start_date": "2024-01-05",
+        "end_date": "2024-01-08",
+        "max_count": 20,
+    }
     result = run_crawl("videos", config, sandbox.url, tmp_path)
     assert result.returncode == 0, result.log[-3000:]
     text = (result.outdir / "report.html").read_text()
@@ -24,8 +28,18 @@ def test_a_crawl_writes_its_report(make_sandbox, tmp_path):
     for day in ("2024-01-05", "2024-01-08"):
         assert f"<title>{day}: " in text  # a bar per creation day
     truth = sandbox.dataset.truth_videos(
-        {"and": [{"field_name": "hashtag_name", "operation": "IN",
-                  "field_values": ["flood", "storm"]}]}, date(2024, 1, 5), date(2024, 1, 8))
+        {
+            "and": [
+                {
+                    "field_name": "hashtag_name",
+                    "operation": "IN",
+                    "field_values": ["flood", "storm"],
+                }
+            ]
+        },
+        date(2024, 1, 5),
+        date(2024, 1, 8),
+    )
     assert "<title>flood: " in text and "Errors by kind" in text
     assert "Requests over time — main quota" in text
     assert f"{len(truth)} videos" in text

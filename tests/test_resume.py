@@ -32,8 +32,12 @@ QUERY = ALL_VIDEOS
 START, END = date(2024, 2, 1), date(2024, 2, 10)
 MAX_COUNT = 10
 CONCURRENCY = 4
-CONFIG = {"query": QUERY, "start_date": START.isoformat(), "end_date": END.isoformat(),
-          "max_count": MAX_COUNT}
+CONFIG = {
+    "query": QUERY,
+    "start_date": START.isoformat(),
+    "end_date": END.isoformat(),
+    "max_count": MAX_COUNT,
+}
 SETTINGS = {"CONCURRENT_REQUESTS": CONCURRENCY, "CONCURRENT_REQUESTS_PER_DOMAIN": CONCURRENCY}
 
 
@@ -92,8 +96,13 @@ def _crawl_with_interruptions(make_sandbox, tmp_path: Path, sig: int, times: int
         command, outdir = crawl_command("videos", CONFIG, sandbox.url, work, settings)
         log_path = work / f"run{runs}.log"  # a file, not a pipe: a full pipe blocks the crawl
         with log_path.open("w") as log_file:
-            proc = subprocess.Popen(command, cwd=work, env=env_for_subprocess(),
-                                    stdout=log_file, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                command,
+                cwd=work,
+                env=env_for_subprocess(),
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
         seen = len(sandbox.requests())
         interrupted = False
         if len(in_flight) < times:
@@ -132,16 +141,20 @@ def _assert_nothing_lost_nothing_twice(sandbox, result, minimum, in_flight):
 
 def test_kill_9_five_times_then_resume(make_sandbox, tmp_path):
     sandbox, result, minimum, in_flight, jobdir, work = _crawl_with_interruptions(
-        make_sandbox, tmp_path, signal.SIGKILL, times=5, seed=20241123)
+        make_sandbox, tmp_path, signal.SIGKILL, times=5, seed=20241123
+    )
     assert len(in_flight) == 5
     duplicates = _assert_nothing_lost_nothing_twice(sandbox, result, minimum, in_flight)
-    print(f"kill -9 x5: {len(sandbox.requests())} requests for {minimum} pages, "
-          f"{duplicates} duplicate lines, in flight {in_flight}")
+    print(
+        f"kill -9 x5: {len(sandbox.requests())} requests for {minimum} pages, "
+        f"{duplicates} duplicate lines, in flight {in_flight}"
+    )
 
     # Once finished, the same command says so and sends nothing.
     before = len(sandbox.requests())
-    again = run_crawl("videos", CONFIG, sandbox.url, work,
-                      settings={**SETTINGS, "JOBDIR": str(jobdir)})
+    again = run_crawl(
+        "videos", CONFIG, sandbox.url, work, settings={**SETTINGS, "JOBDIR": str(jobdir)}
+    )
     assert again.returncode == 0
     assert "is finished" in again.log
     assert len(sandbox.requests()) == before
@@ -150,7 +163,8 @@ def test_kill_9_five_times_then_resume(make_sandbox, tmp_path):
 
 def test_ctrl_c_once_is_graceful_and_resumes(make_sandbox, tmp_path):
     sandbox, result, minimum, in_flight, _, _ = _crawl_with_interruptions(
-        make_sandbox, tmp_path, signal.SIGINT, times=2, seed=7)
+        make_sandbox, tmp_path, signal.SIGINT, times=2, seed=7
+    )
     assert len(in_flight) == 2
     _assert_nothing_lost_nothing_twice(sandbox, result, minimum, in_flight)
     pages = read_jsonl(result.outdir / "pages.jsonl")
@@ -163,12 +177,14 @@ def test_resume_with_another_config_is_refused(make_sandbox, tmp_path):
     small = {**CONFIG, "end_date": START.isoformat()}
     first = run_crawl("videos", small, sandbox.url, tmp_path, settings={"JOBDIR": str(jobdir)})
     assert first.stats["finish_reason"] == "finished"
-    stored = json.loads(sqlite3.connect(jobdir / "tiktok_checkpoints.sqlite").execute(
-        "SELECT value FROM job WHERE key = 'config'").fetchone()[0])
+    stored = json.loads(
+        sqlite3.connect(jobdir / "tiktok_checkpoints.sqlite")
+        .execute("SELECT value FROM job WHERE key = 'config'")
+        .fetchone()[0]
+    )
     assert stored["start_date"] == START.isoformat()
     other = {**small, "max_count": 5}
-    refused = run_crawl("videos", other, sandbox.url, tmp_path,
-                        settings={"JOBDIR": str(jobdir)})
+    refused = run_crawl("videos", other, sandbox.url, tmp_path, settings={"JOBDIR": str(jobdir)})
     assert refused.stats["finish_reason"] == "config_mismatch"
     assert "different config" in refused.log and "force=true" in refused.log
     assert "Traceback" not in refused.log

@@ -19,8 +19,9 @@ URL = "http://127.0.0.1:9/v2/research/video/query/?fields=id"
 
 
 def settings(**overrides: Any) -> dict[str, Any]:
-    values = {k: getattr(project_settings, k) for k in dir(project_settings)
-              if k.startswith("TIKTOK_")}
+    values = {
+        k: getattr(project_settings, k) for k in dir(project_settings) if k.startswith("TIKTOK_")
+    }
     values.update(overrides)
     return values
 
@@ -37,16 +38,31 @@ def make(**overrides: Any) -> ApiRetryMiddleware:
 
 
 def request(**meta_: Any) -> JsonRequest:
-    return JsonRequest(URL, data={"query": {}, "cursor": 100, "search_id": "s1"},
-                       meta={meta.CHAIN: "c1", meta.ENDPOINT: "videos", meta.PAGE: 1,
-                             "handle_httpstatus_all": True, **meta_}, dont_filter=False)
+    return JsonRequest(
+        URL,
+        data={"query": {}, "cursor": 100, "search_id": "s1"},
+        meta={
+            meta.CHAIN: "c1",
+            meta.ENDPOINT: "videos",
+            meta.PAGE: 1,
+            "handle_httpstatus_all": True,
+            **meta_,
+        },
+        dont_filter=False,
+    )
 
 
-def api(req: Request, status: int, code: str = "ok", message: str = "",
-        data: dict | None = None) -> TextResponse:
+def api(
+    req: Request, status: int, code: str = "ok", message: str = "", data: dict | None = None
+) -> TextResponse:
     body = {"data": data or {}, "error": {"code": code, "message": message, "log_id": "L1"}}
-    return TextResponse(req.url, status=status, body=json.dumps(body).encode(),
-                        headers={"Content-Type": "application/json"}, request=req)
+    return TextResponse(
+        req.url,
+        status=status,
+        body=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        request=req,
+    )
 
 
 async def retry_until_final(mw: ApiRetryMiddleware, make_response: Any) -> tuple[Response, int]:
@@ -61,14 +77,17 @@ async def retry_until_final(mw: ApiRetryMiddleware, make_response: Any) -> tuple
         req, resends = result, resends + 1
 
 
-@pytest.mark.parametrize("make_response", [
-    lambda r: api(r, 500, "internal_error", "Something went wrong"),
-    lambda r: api(r, 502, "http_502"),
-    lambda r: HtmlResponse(r.url, status=504, body=b"<html>Gateway Timeout</html>", request=r),
-    lambda r: TextResponse(r.url, status=200, body=b"not json at all", request=r),
-    lambda r: Response(r.url, status=503, body=b"\x00\x01", request=r),
-    lambda r: api(r, 400, "invalid_params", "Invalid count or cursor"),
-])
+@pytest.mark.parametrize(
+    "make_response",
+    [
+        lambda r: api(r, 500, "internal_error", "Something went wrong"),
+        lambda r: api(r, 502, "http_502"),
+        lambda r: HtmlResponse(r.url, status=504, body=b"<html>Gateway Timeout</html>", request=r),
+        lambda r: TextResponse(r.url, status=200, body=b"not json at all", request=r),
+        lambda r: Response(r.url, status=503, body=b"\x00\x01", request=r),
+        lambda r: api(r, 400, "invalid_params", "Invalid count or cursor"),
+    ],
+)
 async def test_transient_failures_retried_up_to_retry_times(make_response):
     mw = make(TIKTOK_RETRY_TIMES=4)
     final, resends = await retry_until_final(mw, make_response)
@@ -82,18 +101,22 @@ async def test_transient_failures_retried_up_to_retry_times(make_response):
 async def test_search_id_invalid_has_its_own_budget_then_goes_to_spider():
     mw = make(TIKTOK_RETRY_TIMES=6, TIKTOK_SEARCH_ID_RETRY_TIMES=2)
     final, resends = await retry_until_final(
-        mw, lambda r: api(r, 400, "invalid_params", "Search Id 123 is invalid or expired"))
+        mw, lambda r: api(r, 400, "invalid_params", "Search Id 123 is invalid or expired")
+    )
     assert resends == 2 and final.request.meta[meta.OUTCOME] == "search_id_invalid"
     assert mw.stats.get_value("tiktok/retry/reason_count/invalid_params") == 2
 
 
-@pytest.mark.parametrize(("status", "code", "message", "outcome"), [
-    (200, "ok", "", "ok"),
-    (400, "invalid_params", "cannot find the user", "user_level"),
-    (403, "invalid_params", "is private", "user_level"),
-    (401, "scope_not_authorized", "", "fatal"),
-    (400, "invalid_params", "Invalid field: foo", "fatal"),
-])
+@pytest.mark.parametrize(
+    ("status", "code", "message", "outcome"),
+    [
+        (200, "ok", "", "ok"),
+        (400, "invalid_params", "cannot find the user", "user_level"),
+        (403, "invalid_params", "is private", "user_level"),
+        (401, "scope_not_authorized", "", "fatal"),
+        (400, "invalid_params", "Invalid field: foo", "fatal"),
+    ],
+)
 async def test_final_outcomes_labelled_without_retry(status, code, message, outcome):
     mw = make()
     req = request()
@@ -102,9 +125,14 @@ async def test_final_outcomes_labelled_without_retry(status, code, message, outc
     assert req.meta[meta.OUTCOME] == outcome and mw.slept == []
 
 
-@pytest.mark.parametrize(("status", "code"), [(429, "rate_limit_exceeded"),
-                                              (429, "daily_quota_limit_exceeded"),
-                                              (401, "access_token_invalid")])
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (429, "rate_limit_exceeded"),
+        (429, "daily_quota_limit_exceeded"),
+        (401, "access_token_invalid"),
+    ],
+)
 async def test_quota_and_token_failures_pass_untouched(status, code):
     mw = make()
     req = request()

@@ -57,8 +57,12 @@ def test_same_data_across_processes_with_different_hash_seeds():
     for hash_seed in ("1", "12345"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
         out = subprocess.run(
-            [sys.executable, "-c", FINGERPRINT], env=env, capture_output=True, text=True,
-            check=True, timeout=60,
+            [sys.executable, "-c", FINGERPRINT],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
         )
         digests.add(out.stdout.strip())
     assert len(digests) == 1 and len(digests.pop()) == 64
@@ -90,8 +94,9 @@ def test_window_is_inclusive_utc_days(ds):
     lo = int(datetime(2024, 2, 10, tzinfo=UTC).timestamp())
     assert all(lo <= v["create_time"] < lo + 86400 for v in videos)
     week = ds.search(ALL, day, day + timedelta(days=6))
-    assert len(week) == sum(len(ds.search(ALL, day + timedelta(days=i),
-                                          day + timedelta(days=i))) for i in range(7))
+    assert len(week) == sum(
+        len(ds.search(ALL, day + timedelta(days=i), day + timedelta(days=i))) for i in range(7)
+    )
 
 
 def test_variety_for_researchers(ds):
@@ -105,13 +110,20 @@ def test_variety_for_researchers(ds):
     with_tags = [v for v in videos if v.get("hashtag_names")]
     assert all(
         f"#{t}" in v["video_description"] and len(v["hashtag_info_list"]) == len(v["hashtag_names"])
-        for v in with_tags for t in v["hashtag_names"]
+        for v in with_tags
+        for t in v["hashtag_names"]
     )
-    share = {k: sum(k in v for v in videos) / len(videos)
-             for k in ("effect_ids", "playlist_id", "voice_to_text", "video_label")}
+    share = {
+        k: sum(k in v for v in videos) / len(videos)
+        for k in ("effect_ids", "playlist_id", "voice_to_text", "video_label")
+    }
     assert all(0 < s < 0.5 for s in share.values()), share
     assert {video_length_category(v["video_duration"]) for v in videos} == {
-        "SHORT", "MID", "LONG", "EXTRA_LONG"}
+        "SHORT",
+        "MID",
+        "LONG",
+        "EXTRA_LONG",
+    }
     assert all(isinstance(v["is_stem_verified"], bool) for v in videos)
 
 
@@ -120,7 +132,7 @@ def test_every_day_has_flood_or_storm_and_flood_bursts_in_one_region(ds):
     per_day = Counter(v["_date"] for v in ds.truth_videos(query, ds.start, ds.end))
     assert len(per_day) == ds.ndays and min(per_day.values()) >= 2
     floods = ds.truth_videos({"and": [cond("hashtag_name", "EQ", "flood")]}, ds.start, ds.end)
-    (_region, count), = Counter(v["region_code"] for v in floods).most_common(1)
+    ((_region, count),) = Counter(v["region_code"] for v in floods).most_common(1)
     assert count > len(floods) / 3
     peak_day, peak = Counter(v["_date"] for v in floods).most_common(1)[0]
     assert peak > 5 * len(floods) / ds.ndays, (peak_day, peak)
@@ -140,7 +152,8 @@ def test_deleted_videos_take_slots_but_are_not_truth(ds):
 def test_create_date_query_on_dataset_matches_window(ds):
     query = {"and": [cond("create_date", "GTE", "20240305"), cond("create_date", "LT", "20240308")]}
     assert ids(ds.search(query, ds.start, ds.end)) == ids(
-        ds.search(ALL, date(2024, 3, 5), date(2024, 3, 7)))
+        ds.search(ALL, date(2024, 3, 5), date(2024, 3, 7))
+    )
 
 
 def test_data_faults_nul_bytes_rtl_and_huge_counts(ds):
@@ -156,11 +169,17 @@ def test_data_faults_nul_bytes_rtl_and_huge_counts(ds):
 # --- query evaluation --------------------------------------------------------------------
 
 V = {
-    "id": 7320768196569599275, "create_time": 1704499196, "username": "user_a",
-    "region_code": "US", "video_description": "Sample Flooding today #Cats #duet",
-    "music_id": 7159460238003800066, "hashtag_names": ["Cats", "duet"],
-    "effect_ids": [9007199254740999, 9007199254741111], "video_duration": 45,
-    "view_count": 120, "comment_count": 3,
+    "id": 7320768196569599275,
+    "create_time": 1704499196,
+    "username": "user_a",
+    "region_code": "US",
+    "video_description": "Sample Flooding today #Cats #duet",
+    "music_id": 7159460238003800066,
+    "hashtag_names": ["Cats", "duet"],
+    "effect_ids": [9007199254740999, 9007199254741111],
+    "video_duration": 45,
+    "view_count": 120,
+    "comment_count": 3,
 }  # 2024-01-05 23:59:56 UTC
 
 
@@ -204,28 +223,47 @@ def test_each_field_and_operation(condition, expected):
 
 # Copied from /work/shared/api-samples/video_query_nul_bytes.json (recorded from the real API).
 REAL_VIDEO = {
-    "create_time": 1731190453, "like_count": 49, "region_code": "IQ",
-    "video_description": "#الباشا👑 #تيم_الرافدين #تيك_توك #ابوجبل ", "view_count": 401,
-    "comment_count": 11, "hashtag_names": ["ابوجبل", "تيك_توك", "تيم_الرافدين", "الباشا👑"],
-    "id": 7435406205763226897, "music_id": 7375579229523643153, "share_count": 0,
+    "create_time": 1731190453,
+    "like_count": 49,
+    "region_code": "IQ",
+    "video_description": "#الباشا👑 #تيم_الرافدين #تيك_توك #ابوجبل ",
+    "view_count": 401,
+    "comment_count": 11,
+    "hashtag_names": ["ابوجبل", "تيك_توك", "تيم_الرافدين", "الباشا👑"],
+    "id": 7435406205763226897,
+    "music_id": 7375579229523643153,
+    "share_count": 0,
     "username": "مستخدم\u0000\u0000\u0000\u0000\u0000\u00004",
 }
 
 
 def test_real_api_sample_video_evaluates():
     # No internal keys here: create_date is derived from create_time.
-    assert compile_query({"and": [cond("create_date", "EQ", "20241109"),
-                                  cond("hashtag_name", "EQ", "تيك_توك"),
-                                  cond("username", "EQ", REAL_VIDEO["username"]),
-                                  cond("region_code", "EQ", "iq")]})(REAL_VIDEO)
+    assert compile_query(
+        {
+            "and": [
+                cond("create_date", "EQ", "20241109"),
+                cond("hashtag_name", "EQ", "تيك_توك"),
+                cond("username", "EQ", REAL_VIDEO["username"]),
+                cond("region_code", "EQ", "iq"),
+            ]
+        }
+    )(REAL_VIDEO)
     # Absent keys (effect_ids, video_duration) match nothing rather than failing.
-    assert compile_query({"not": [cond("effect_id", "EQ", "1"),
-                                  cond("video_length", "EQ", "SHORT")]})(REAL_VIDEO)
+    assert compile_query(
+        {"not": [cond("effect_id", "EQ", "1"), cond("video_length", "EQ", "SHORT")]}
+    )(REAL_VIDEO)
 
 
 def test_video_length_boundaries():
     assert [video_length_category(s) for s in (14, 15, 60, 61, 300, 301)] == [
-        "SHORT", "MID", "MID", "LONG", "LONG", "EXTRA_LONG"]
+        "SHORT",
+        "MID",
+        "MID",
+        "LONG",
+        "LONG",
+        "EXTRA_LONG",
+    ]
 
 
 def test_and_or_not_combine():
@@ -249,7 +287,8 @@ def test_dataset_query_matches_brute_force(ds):
     start, end = date(2024, 1, 10), date(2024, 1, 20)
     got = ds.search(query, start, end)
     expected = [
-        v for v in ds.search(ALL, start, end)
+        v
+        for v in ds.search(ALL, start, end)
         if v["region_code"] in ("US", "BR")
         and ("fyp" in v.get("hashtag_names", ()) or v["video_duration"] < 15)
         and v["view_count"] >= 50
@@ -266,8 +305,7 @@ def test_comments_over_a_thousand_and_replies_match(ds):
         comments = ds.comments(vid)
         assert 1200 <= len(comments) == ds.video(vid)["comment_count"] <= 2500
         assert all(c["parent_comment_id"] == c["video_id"] == vid for c in comments)
-        assert all(2**53 < c["id"] < 2**63 and c["id"] >> 32 == c["create_time"]
-                   for c in comments)
+        assert all(2**53 < c["id"] < 2**63 and c["id"] >> 32 == c["create_time"] for c in comments)
     comments = ds.comments(ds.many_comments_video_ids[0])
     assert any(c["text"] == "" for c in comments) and any("*" in c["text"] for c in comments)
     with_replies = [c for c in comments if c["reply_count"]]
@@ -275,8 +313,9 @@ def test_comments_over_a_thousand_and_replies_match(ds):
     for c in with_replies[:20]:
         replies = ds.replies(c["id"])
         assert len(replies) == c["reply_count"]
-        assert all(r["parent_comment_id"] == c["id"] and r["video_id"] == c["video_id"]
-                   for r in replies)
+        assert all(
+            r["parent_comment_id"] == c["id"] and r["video_id"] == c["video_id"] for r in replies
+        )
     assert ds.replies(comments[0]["id"] + 1) == []
 
 
@@ -316,8 +355,14 @@ def test_private_hidden_and_unknown_users_raise(ds):
     with pytest.raises(UserError, match="API cannot return this user's information") as err:
         ds.user(hidden)
     assert err.value.status == 400
-    for method in (ds.user, ds.followers, ds.following, ds.liked_videos, ds.pinned_videos,
-                   ds.reposted_videos):
+    for method in (
+        ds.user,
+        ds.followers,
+        ds.following,
+        ds.liked_videos,
+        ds.pinned_videos,
+        ds.reposted_videos,
+    ):
         with pytest.raises(UserError, match="cannot be found"):
             method("no_such_user_x")
 
@@ -341,8 +386,9 @@ def test_follower_graph(ds):
 
 
 def test_liked_pinned_reposted_and_playlists_reference_real_videos(ds):
-    users = [u for u in ds.usernames
-             if u not in ds.private_users and u not in ds.likes_private_users]
+    users = [
+        u for u in ds.usernames if u not in ds.private_users and u not in ds.likes_private_users
+    ]
     liked = [ds.liked_videos(u) for u in users[:80]]
     assert max(map(len, liked)) > 30 and all(len(x) <= 60 for x in liked)
     for likes in liked:
@@ -367,13 +413,22 @@ def test_liked_pinned_reposted_and_playlists_reference_real_videos(ds):
 
 def test_create_date_conditions_narrow_the_days_walked():
     lazy = Dataset.generate(seed=2, scale=50)
-    query = {"and": [cond("create_date", "GT", "20240209"), cond("create_date", "LTE", "20240211"),
-                     cond("hashtag_name", "IN", "flood", "storm")]}
+    query = {
+        "and": [
+            cond("create_date", "GT", "20240209"),
+            cond("create_date", "LTE", "20240211"),
+            cond("hashtag_name", "IN", "flood", "storm"),
+        ]
+    }
     found = lazy.search(query, date(2024, 1, 1), date(2024, 1, 30) + timedelta(days=30))
     assert lazy.generated_days() == [date(2024, 2, 10), date(2024, 2, 11)]
     assert found and {v["_date"] for v in found} == {"20240210", "20240211"}
-    assert lazy.search({"and": [cond("create_date", "EQ", "20240301")]},
-                       date(2024, 1, 1), date(2024, 1, 31)) == []
+    assert (
+        lazy.search(
+            {"and": [cond("create_date", "EQ", "20240301")]}, date(2024, 1, 1), date(2024, 1, 31)
+        )
+        == []
+    )
 
 
 def test_scale_300_generates_only_the_days_queried():
@@ -396,4 +451,3 @@ def test_day_cache_is_bounded():
     again = small.search(ALL, date(2024, 1, 1), date(2024, 1, 1))
     fresh = Dataset().search(ALL, date(2024, 1, 1), date(2024, 1, 1))
     assert ids(again) == ids(fresh)
-

@@ -79,9 +79,11 @@ def test_digit_string_ids_become_ints(codebook: Codebook) -> None:
 
 
 def test_ids_as_strings() -> None:
-    value = Codebook(ids_as_strings=True).check(
-        "playlists", {"playlist_id": 7, "playlist_video_ids": [1, 2]}
-    ).value
+    value = (
+        Codebook(ids_as_strings=True)
+        .check("playlists", {"playlist_id": 7, "playlist_video_ids": [1, 2]})
+        .value
+    )
     assert value["playlist_id"] == "7" and value["playlist_video_ids"] == ["1", "2"]
 
 
@@ -94,15 +96,34 @@ def test_unknown_keys_are_kept_and_reported(codebook: Codebook) -> None:
 def test_every_item_type_has_a_valid_example(codebook: Codebook) -> None:
     crawl = {"crawl_id": "c1", "chain": "ch", "page": 0, "crawled_at": "2024-01-01T00:00:00Z"}
     examples = {
-        "users": {"username": "u", "display_name": "U", "is_verified": False,
-                  "follower_count": 2**40},
+        "users": {
+            "username": "u",
+            "display_name": "U",
+            "is_verified": False,
+            "follower_count": 2**40,
+        },
         "follow_edges": {"source": "a", "target": "b", "display_name": "B"},
         "user_videos": {"id": 1, "account": "a", "relation": "pinned", "like_count": 3},
-        "playlists": {"playlist_id": 7, "playlist_name": "p", "playlist_video_ids": [1, 2],
-                      "playlist_item_total": 2, "playlist_last_updated": 1700000000},
-        "pages": {"crawl_id": "c1", "chain": "ch", "endpoint": "videos", "page": 0,
-                  "status": 200, "error": {"code": "ok"}, "has_more": True, "items": 27,
-                  "latency": 0.4, "outcome": "ok", "at": "2024-01-01T00:00:00Z"},
+        "playlists": {
+            "playlist_id": 7,
+            "playlist_name": "p",
+            "playlist_video_ids": [1, 2],
+            "playlist_item_total": 2,
+            "playlist_last_updated": 1700000000,
+        },
+        "pages": {
+            "crawl_id": "c1",
+            "chain": "ch",
+            "endpoint": "videos",
+            "page": 0,
+            "status": 200,
+            "error": {"code": "ok"},
+            "has_more": True,
+            "items": 27,
+            "latency": 0.4,
+            "outcome": "ok",
+            "at": "2024-01-01T00:00:00Z",
+        },
     }
     for collection, obj in examples.items():
         provenance = {} if collection == "pages" else {"_crawl": crawl}

@@ -65,7 +65,10 @@ def _stop(proc: subprocess.Popen) -> None:
 def sandbox_url() -> Iterator[str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tiktok_scrapy.sandbox", "--port", "0", "--seed", str(SEED)],
-        cwd=REPO, env=_clean_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        cwd=REPO,
+        env=_clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
     )
     try:
@@ -97,8 +100,13 @@ class Scrapyd:
             "poll_interval = 0.2\n"
         )
         self.log = (root / "scrapyd.out").open("w")
-        self.proc = subprocess.Popen([str(BIN / "scrapyd")], cwd=root, env=_clean_env(),
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [str(BIN / "scrapyd")],
+            cwd=root,
+            env=_clean_env(),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
 
     def call(self, endpoint: str, data: list[tuple[str, str]] | None = None) -> dict:
         url = self.url + endpoint
@@ -154,23 +162,43 @@ def _source_copy(target: Path) -> Path:
 
 def test_deploy_schedule_and_crawl_on_scrapyd(scrapyd, sandbox_url, tmp_path):
     source = _source_copy(tmp_path / "source")
-    env = {**_clean_env(), "SCRAPYD_URL": scrapyd.url, "SCRAPYD_USERNAME": USER,
-           "SCRAPYD_PASSWORD": PASSWORD}
-    deploy = subprocess.run([str(BIN / "scrapyd-deploy")], cwd=source, env=env,
-                            capture_output=True, text=True, timeout=120, check=False)
+    env = {
+        **_clean_env(),
+        "SCRAPYD_URL": scrapyd.url,
+        "SCRAPYD_USERNAME": USER,
+        "SCRAPYD_PASSWORD": PASSWORD,
+    }
+    deploy = subprocess.run(
+        [str(BIN / "scrapyd-deploy")],
+        cwd=source,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert deploy.returncode == 0 and '"status": "ok"' in deploy.stdout + deploy.stderr, (
-        deploy.stdout + deploy.stderr + scrapyd.output())
+        deploy.stdout + deploy.stderr + scrapyd.output()
+    )
     spiders = scrapyd.call("listspiders.json?project=tiktok_scrapy")["spiders"]
     assert {"videos", "users", "comments", "followers"} <= set(spiders)
 
     # The egg carries the examples, and config.py finds them inside the zipped egg.
     [egg] = (scrapyd.root / "eggs" / "tiktok_scrapy").glob("*.egg")
-    probe = ("import sys; from scrapyd.runner import activate_egg; activate_egg(sys.argv[1]); "
-             "import tiktok_scrapy; from tiktok_scrapy.config import load_config; "
-             "print(tiktok_scrapy.__file__, load_config('videos', 'quickstart').name)")
-    found = subprocess.run([sys.executable, "-c", probe, str(egg)], cwd=tmp_path,
-                           env=_clean_env(), capture_output=True, text=True, timeout=60,
-                           check=False)
+    probe = (
+        "import sys; from scrapyd.runner import activate_egg; activate_egg(sys.argv[1]); "
+        "import tiktok_scrapy; from tiktok_scrapy.config import load_config; "
+        "print(tiktok_scrapy.__file__, load_config('videos', 'quickstart').name)"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe, str(egg)],
+        cwd=tmp_path,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert found.stdout.startswith(str(egg)) and "quickstart" in found.stdout, found.stderr
 
     outdir = tmp_path / "output"
@@ -182,10 +210,15 @@ def test_deploy_schedule_and_crawl_on_scrapyd(scrapyd, sandbox_url, tmp_path):
         "TIKTOK_OUTPUT_DIR": str(outdir),
         "TIKTOK_MAX_REQUESTS_PER_SECOND": "0",
     }
-    job = scrapyd.call("schedule.json", [
-        ("project", "tiktok_scrapy"), ("spider", "videos"), ("config", json.dumps(CONFIG)),
-        *(("setting", f"{key}={value}") for key, value in settings.items()),
-    ])
+    job = scrapyd.call(
+        "schedule.json",
+        [
+            ("project", "tiktok_scrapy"),
+            ("spider", "videos"),
+            ("config", json.dumps(CONFIG)),
+            *(("setting", f"{key}={value}") for key, value in settings.items()),
+        ],
+    )
     assert job["status"] == "ok", job
     jobid = job["jobid"]
 

@@ -22,21 +22,30 @@ API = "http://127.0.0.1:9"
 
 
 def settings(**overrides: Any) -> dict[str, Any]:
-    values = {k: getattr(project_settings, k) for k in dir(project_settings)
-              if k.startswith(("TIKTOK_", "MONGODB_"))}
+    values = {
+        k: getattr(project_settings, k)
+        for k in dir(project_settings)
+        if k.startswith(("TIKTOK_", "MONGODB_"))
+    }
     values.update(TIKTOK_API_URL=API, TIKTOK_CLIENT_KEY=KEY, TIKTOK_CLIENT_SECRET=SECRET)
     values.update(overrides)
     return values
 
 
 def json_response(request: Request, status: int, payload: Any) -> TextResponse:
-    return TextResponse(request.url, status=status, body=json.dumps(payload).encode(),
-                        headers={"Content-Type": "application/json"}, request=request)
+    return TextResponse(
+        request.url,
+        status=status,
+        body=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+        request=request,
+    )
 
 
 def token_ok(token: str, expires_in: int = 7200) -> Callable[[Request], TextResponse]:
-    return lambda r: json_response(r, 200, {"access_token": token, "expires_in": expires_in,
-                                            "token_type": "Bearer"})
+    return lambda r: json_response(
+        r, 200, {"access_token": token, "expires_in": expires_in, "token_type": "Bearer"}
+    )
 
 
 class FakeEngine:
@@ -85,9 +94,12 @@ def make(answers: list[Any], **overrides: Any) -> tuple[TokenMiddleware, FakeEng
 
 
 def data_request(**meta_: Any) -> JsonRequest:
-    return JsonRequest(f"{API}/v2/research/video/query/?fields=id", data={"query": {}},
-                       meta={meta.ENDPOINT: "videos", meta.CHAIN: "c1", meta.PAGE: 0, **meta_},
-                       dont_filter=True)
+    return JsonRequest(
+        f"{API}/v2/research/video/query/?fields=id",
+        data={"query": {}},
+        meta={meta.ENDPOINT: "videos", meta.CHAIN: "c1", meta.PAGE: 0, **meta_},
+        dont_filter=True,
+    )
 
 
 async def settle() -> None:
@@ -141,8 +153,14 @@ async def test_short_lived_token_renewed_at_half_life():
 
 
 def unauthorized(request: Request) -> TextResponse:
-    return json_response(request, 401, {"data": {}, "error": {
-        "code": "access_token_invalid", "message": "expired", "log_id": "2024"}})
+    return json_response(
+        request,
+        401,
+        {
+            "data": {},
+            "error": {"code": "access_token_invalid", "message": "expired", "log_id": "2024"},
+        },
+    )
 
 
 async def test_401_renews_token_and_resends_once():
@@ -182,8 +200,11 @@ async def test_ok_response_passes_and_loses_its_authorization_header():
 
 
 async def test_invalid_client_closes_with_invalid_credentials(caplog):
-    error = {"error": "invalid_client", "error_description": "Client key is wrong",
-             "log_id": "20240101"}
+    error = {
+        "error": "invalid_client",
+        "error_description": "Client key is wrong",
+        "log_id": "20240101",
+    }
     mw, engine, _ = make([lambda r: json_response(r, 401, error)])
     with caplog.at_level(logging.ERROR), pytest.raises(IgnoreRequest):
         await mw.process_request(data_request())
@@ -249,10 +270,13 @@ def test_credentials_fall_back_to_environment(monkeypatch):
 async def test_secret_and_token_never_logged_or_in_stats(caplog):
     token = "clt.the-bearer-token-value"
     leaky = {"error": "invalid_client", "error_description": f"bad secret {SECRET}"}
-    mw, _, _ = make([
-        lambda r: json_response(r, 500, {"error": "server_error", "error_description": SECRET}),
-        token_ok(token), token_ok(token),
-    ])
+    mw, _, _ = make(
+        [
+            lambda r: json_response(r, 500, {"error": "server_error", "error_description": SECRET}),
+            token_ok(token),
+            token_ok(token),
+        ]
+    )
     with caplog.at_level(logging.DEBUG):
         request = data_request()
         await mw.process_request(request)
@@ -267,4 +291,3 @@ async def test_secret_and_token_never_logged_or_in_stats(caplog):
     assert SECRET not in caplog.text and token not in caplog.text
     stats = json.dumps(mw.stats.get_stats(), default=str)
     assert SECRET not in stats and token not in stats
-

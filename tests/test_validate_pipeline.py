@@ -15,13 +15,11 @@ from tiktok_scrapy.items import Comment, User, Video
 from tiktok_scrapy.pipelines.validate import InvalidItem, ValidationPipeline
 from tiktok_scrapy.storage.mongo import MongoStore, register, unregister
 
-CRAWL = {"crawl_id": "c1", "chain": "videos:0", "page": 0,
-         "crawled_at": "2024-11-18T16:08:58Z"}
+CRAWL = {"crawl_id": "c1", "chain": "videos:0", "page": 0, "crawled_at": "2024-11-18T16:08:58Z"}
 
 
 def make(tmp_path: Path, **settings):
-    crawler = get_crawler(settings_dict={"TIKTOK_OUTPUT_DIR": str(tmp_path / "out"),
-                                         **settings})
+    crawler = get_crawler(settings_dict={"TIKTOK_OUTPUT_DIR": str(tmp_path / "out"), **settings})
     crawler.stats.set_value("tiktok/crawl_id", "c1")
     return crawler, ValidationPipeline.from_crawler(crawler)
 
@@ -96,6 +94,7 @@ async def test_quarantine_goes_to_mongodb_when_storage_is_on(tmp_path: Path) -> 
         await store.close()
     docs = list(server["db"]["invalid_items"].find())
     assert [(d["collection"], d["reason"]) for d in docs] == [
-        ("videos", "missing required key(s): id")]
+        ("videos", "missing required key(s): id")
+    ]
     assert docs[0]["item"]["like_count"] == 1
     assert not (tmp_path / "out").exists()

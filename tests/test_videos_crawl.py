@@ -11,8 +11,15 @@ from crawling import SANDBOX_KEY, run_crawl
 
 pytestmark = pytest.mark.integration
 
-QUERY = {"and": [{"field_name": "hashtag_name", "operation": "IN",
-                  "field_values": ["flood", "storm", "earthquake"]}]}
+QUERY = {
+    "and": [
+        {
+            "field_name": "hashtag_name",
+            "operation": "IN",
+            "field_values": ["flood", "storm", "earthquake"],
+        }
+    ]
+}
 
 
 def _page_keys(requests: list[dict]) -> Counter:
@@ -27,8 +34,13 @@ def _page_keys(requests: list[dict]) -> Counter:
 
 def test_45_day_crawl_returns_exactly_the_sandbox_truth(make_sandbox, tmp_path):
     sandbox = make_sandbox()
-    config = {"query": QUERY, "start_date": "2024-01-10", "end_date": "2024-02-23",
-              "max_count": 20, "window_days": 1}
+    config = {
+        "query": QUERY,
+        "start_date": "2024-01-10",
+        "end_date": "2024-02-23",
+        "max_count": 20,
+        "window_days": 1,
+    }
     result = run_crawl("videos", config, sandbox.url, tmp_path)
     assert result.returncode == 0, result.log[-3000:]
 
@@ -41,8 +53,12 @@ def test_45_day_crawl_returns_exactly_the_sandbox_truth(make_sandbox, tmp_path):
     requests = sandbox.requests()
     assert requests, "the sandbox saw no data request"
     assert max(_page_keys(requests).values()) == 1  # no page requested twice
-    windows = {json.loads(r["body"])["start_date"] if isinstance(r["body"], str)
-               else r["body"]["start_date"] for r in requests}
+    windows = {
+        json.loads(r["body"])["start_date"]
+        if isinstance(r["body"], str)
+        else r["body"]["start_date"]
+        for r in requests
+    }
     assert len(windows) == 45  # one chain per day, no day missed
     assert result.stats["tiktok/requests_sent"] == len(requests)
     assert result.stats["tiktok/requests_per_page"] == 1.0
@@ -51,15 +67,24 @@ def test_45_day_crawl_returns_exactly_the_sandbox_truth(make_sandbox, tmp_path):
 
 def test_items_carry_every_field_and_provenance_and_pages_are_recorded(make_sandbox, tmp_path):
     sandbox = make_sandbox()
-    config = {"hashtags": ["flood"], "start_date": "20240105", "end_date": "20240106",
-              "max_count": 5}
+    config = {
+        "hashtags": ["flood"],
+        "start_date": "20240105",
+        "end_date": "20240106",
+        "max_count": 5,
+    }
     result = run_crawl("videos", config, sandbox.url, tmp_path)
     assert result.returncode == 0, result.log[-3000:]
     videos = result.of("videos")
     assert videos
-    served = {v["id"]: v for v in sandbox.dataset.truth_videos(
-        {"and": [{"field_name": "hashtag_name", "operation": "EQ", "field_values": ["flood"]}]},
-        date(2024, 1, 5), date(2024, 1, 6))}
+    served = {
+        v["id"]: v
+        for v in sandbox.dataset.truth_videos(
+            {"and": [{"field_name": "hashtag_name", "operation": "EQ", "field_values": ["flood"]}]},
+            date(2024, 1, 5),
+            date(2024, 1, 6),
+        )
+    }
     for video in videos:
         original = served[video["id"]]
         for key, value in original.items():
@@ -74,8 +99,9 @@ def test_items_carry_every_field_and_provenance_and_pages_are_recorded(make_sand
     assert len(result.pages) == len(sandbox.requests())
     assert {p["status"] for p in result.pages} == {200}
     assert sum(p["items"] for p in result.pages) == len(videos)
-    assert all("secret" not in json.dumps(p) and SANDBOX_KEY not in json.dumps(p)
-               for p in result.pages)
+    assert all(
+        "secret" not in json.dumps(p) and SANDBOX_KEY not in json.dumps(p) for p in result.pages
+    )
     last = [p for p in result.pages if p["has_more"] is False]
     assert len(last) == 2  # each window ends once
 
@@ -83,13 +109,19 @@ def test_items_carry_every_field_and_provenance_and_pages_are_recorded(make_sand
 def test_output_flag_yields_videos_only(make_sandbox, tmp_path):
     sandbox = make_sandbox()
     config = {"hashtags": ["storm"], "start_date": "2024-01-05", "end_date": "2024-01-05"}
-    result = run_crawl("videos", config, sandbox.url, tmp_path, args=None,
-                       settings={"FEEDS": json.dumps({str(tmp_path / "mine.jsonl"):
-                                                      {"format": "jsonlines"}})})
+    result = run_crawl(
+        "videos",
+        config,
+        sandbox.url,
+        tmp_path,
+        args=None,
+        settings={"FEEDS": json.dumps({str(tmp_path / "mine.jsonl"): {"format": "jsonlines"}})},
+    )
     assert result.returncode == 0, result.log[-3000:]
     lines = (tmp_path / "mine.jsonl").read_text().splitlines()
-    assert lines and all("id" in json.loads(line) and "video_description" in json.loads(line)
-                         for line in lines)
+    assert lines and all(
+        "id" in json.loads(line) and "video_description" in json.loads(line) for line in lines
+    )
     assert (result.outdir / "pages.jsonl").exists()  # page records still go aside
 
 
@@ -104,8 +136,13 @@ def test_bad_config_is_one_line_without_traceback(tmp_path):
 def test_missing_credentials_stop_before_sending(make_sandbox, tmp_path):
     sandbox = make_sandbox()
     config = {"hashtags": ["flood"], "start_date": "2024-01-05", "end_date": "2024-01-05"}
-    result = run_crawl("videos", config, sandbox.url, tmp_path,
-                       settings={"TIKTOK_CLIENT_KEY": "", "TIKTOK_CLIENT_SECRET": ""})
+    result = run_crawl(
+        "videos",
+        config,
+        sandbox.url,
+        tmp_path,
+        settings={"TIKTOK_CLIENT_KEY": "", "TIKTOK_CLIENT_SECRET": ""},
+    )
     assert "TIKTOK_CLIENT_KEY" in result.log
     assert result.stats.get("finish_reason") == "missing_credentials"
     assert sandbox.requests() == []
@@ -121,15 +158,17 @@ def test_a_missing_input_file_is_one_line_before_anything_is_sent(make_sandbox, 
     assert sandbox.requests() == []
 
 
-@pytest.mark.parametrize(("setting", "value", "named"), [
-    ("TIKTOK_QUOTA_ON_EXHAUSTED", "sleep", "stop, wait"),
-    ("TIKTOK_TODAY", "10/03/2024", "YYYY-MM-DD"),
-    ("CASSETTE_MODE", "replay-all", "record, replay, off"),
-])
+@pytest.mark.parametrize(
+    ("setting", "value", "named"),
+    [
+        ("TIKTOK_QUOTA_ON_EXHAUSTED", "sleep", "stop, wait"),
+        ("TIKTOK_TODAY", "10/03/2024", "YYYY-MM-DD"),
+        ("CASSETTE_MODE", "replay-all", "record, replay, off"),
+    ],
+)
 def test_a_bad_setting_is_one_line_before_anything_is_sent(tmp_path, setting, value, named):
     config = {"hashtags": ["flood"], "start_date": "2024-01-05", "end_date": "2024-01-05"}
-    result = run_crawl("videos", config, "http://127.0.0.1:9", tmp_path,
-                       settings={setting: value})
+    result = run_crawl("videos", config, "http://127.0.0.1:9", tmp_path, settings={setting: value})
     assert result.returncode == 2
     assert "Traceback" not in result.log
     assert setting in result.log and named in result.log

@@ -31,7 +31,10 @@ def test_thirty_day_windows_over_a_leap_quarter() -> None:
 def test_daily_windows_include_the_leap_day() -> None:
     planned = plan_windows(D("2024-02-27"), D("2024-03-01"), 1)
     assert [w.start.isoformat() for w in planned] == [
-        "2024-02-27", "2024-02-28", "2024-02-29", "2024-03-01",
+        "2024-02-27",
+        "2024-02-28",
+        "2024-02-29",
+        "2024-03-01",
     ]
     assert plan_windows(D("2023-02-27"), D("2023-03-01"), 1)[2].start == D("2023-03-01")
 
@@ -47,9 +50,7 @@ def test_windows_cross_the_year_end() -> None:
 
 
 def test_single_day_range() -> None:
-    assert spans(plan_windows(D("2024-12-31"), D("2024-12-31"), 30)) == [
-        "2024-12-31..2024-12-31"
-    ]
+    assert spans(plan_windows(D("2024-12-31"), D("2024-12-31"), 30)) == ["2024-12-31..2024-12-31"]
 
 
 def test_no_day_twice_no_day_missed_over_many_ranges() -> None:

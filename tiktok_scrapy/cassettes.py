@@ -163,8 +163,7 @@ def entry_body(entry: dict[str, Any]) -> bytes:
 def load_interactions(folder: Path) -> list[dict[str, Any]]:
     """A cassette's interactions in recorded order."""
     return [
-        json.loads(path.read_text(encoding="utf-8"))
-        for path in sorted(folder.glob("[0-9]*.json"))
+        json.loads(path.read_text(encoding="utf-8")) for path in sorted(folder.glob("[0-9]*.json"))
     ]
 
 
@@ -203,8 +202,9 @@ class CassetteStorage:
         self.name: str | None = settings.get("CASSETTE_NAME") or None
         self.root = Path(settings.get("CASSETTE_DIR") or "fixtures/cassettes")
         # The key is replaced in the token form only (a short key would mangle other text).
-        secret = (settings.get("TIKTOK_CLIENT_SECRET")
-                  or os.environ.get("TIKTOK_CLIENT_SECRET") or "")
+        secret = (
+            settings.get("TIKTOK_CLIENT_SECRET") or os.environ.get("TIKTOK_CLIENT_SECRET") or ""
+        )
         self.scrubber = Scrubber({str(secret): SECRET_PLACEHOLDER})
         self.crawler: Crawler | None = None
         self.cassettes: dict[str, Cassette] = {}
@@ -216,8 +216,11 @@ class CassetteStorage:
         self.crawler = spider.crawler
         if self.mode == RECORD:
             if not self.name:
-                logger.error("CASSETTE_MODE=record needs a cassette name: add "
-                             "-s CASSETTE_NAME=<name> (files go to %s/<name>/).", self.root)
+                logger.error(
+                    "CASSETTE_MODE=record needs a cassette name: add "
+                    "-s CASSETTE_NAME=<name> (files go to %s/<name>/).",
+                    self.root,
+                )
                 close_spider_soon(spider.crawler, "cassette_error")
                 return
             folder = self.root / self.name
@@ -226,8 +229,11 @@ class CassetteStorage:
             self._write_index(spider)
             logger.info("Recording cassette %s in %s.", self.name, folder)
         else:
-            logger.info("Replaying cassette %s from %s: no network.",
-                        self.name or "(named per request)", self.root)
+            logger.info(
+                "Replaying cassette %s from %s: no network.",
+                self.name or "(named per request)",
+                self.root,
+            )
 
     def close_spider(self, spider: Spider) -> None:
         if self.mode == RECORD and self.name:
@@ -293,14 +299,23 @@ class CassetteStorage:
         headers = Headers(recorded.get("headers") or {})
         content_type = (headers.get(b"Content-Type") or b"").decode("latin-1").lower()
         cls = TextResponse if ("json" in content_type or "text" in content_type) else Response
-        return cls(url=request.url, status=int(recorded["status"]), headers=headers,
-                   body=entry_body(recorded), request=request)
+        return cls(
+            url=request.url,
+            status=int(recorded["status"]),
+            headers=headers,
+            body=entry_body(recorded),
+            request=request,
+        )
 
     def _placeholder_token(self, request: Request) -> Response:
         body = {"access_token": TOKEN_PLACEHOLDER, "expires_in": 7200, "token_type": "Bearer"}
-        return TextResponse(url=request.url, status=200, request=request,
-                            headers={"Content-Type": "application/json"},
-                            body=json.dumps(body).encode())
+        return TextResponse(
+            url=request.url,
+            status=200,
+            request=request,
+            headers={"Content-Type": "application/json"},
+            body=json.dumps(body).encode(),
+        )
 
     def _miss(self, name: str | None, request: Request, key: str) -> None:
         if self.crawler is not None:
@@ -312,7 +327,9 @@ class CassetteStorage:
             logger.error(
                 "Replay: %s has no recorded response for %s — the crawl differs from the "
                 "recording (config, settings or code changed); record it again with "
-                "-s CASSETTE_MODE=record. Stopping, nothing was sent.", where, key,
+                "-s CASSETTE_MODE=record. Stopping, nothing was sent.",
+                where,
+                key,
             )
         self.missed = True
         if self.crawler is not None:

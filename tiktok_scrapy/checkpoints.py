@@ -145,8 +145,9 @@ class CheckpointStore:
 
 
 def _state_from_row(row: tuple) -> ChainState:
-    (chain_id, state, epoch, page, cursor, search_id, pages, items, empty, reason, spec,
-     extra) = row
+    (chain_id, state, epoch, page, cursor, search_id, pages, items, empty, reason, spec, extra) = (
+        row
+    )
     return ChainState(
         id=chain_id,
         state=state,

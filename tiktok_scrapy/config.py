@@ -120,8 +120,10 @@ def _fields_for(spider: str, value: Any) -> tuple[str, ...]:
         raise ValueError('empty — leave it out or write "all" for every field')
     for name in names:
         if name not in known:
-            raise ValueError(f'unknown field "{name}" for {spider}{did_you_mean(name, known)} '
-                             f"— use some of: {', '.join(known)}")
+            raise ValueError(
+                f'unknown field "{name}" for {spider}{did_you_mean(name, known)} '
+                f"— use some of: {', '.join(known)}"
+            )
     return tuple(dedupe(names))
 
 
@@ -194,13 +196,16 @@ class CrawlConfig(BaseModel):
             where = f"{self._where}: {key}"
             if not resolved.exists():
                 looked = " or ".join(str(c) for c in {Path.cwd(), self._base_dir} if c)
-                raise ConfigError(f"{where}: {path} not found (looked in {looked}) — check the "
-                                  f"path; relative paths are read from the current folder "
-                                  f"first, then the config's folder") from None
+                raise ConfigError(
+                    f"{where}: {path} not found (looked in {looked}) — check the "
+                    f"path; relative paths are read from the current folder "
+                    f"first, then the config's folder"
+                ) from None
             raise ConfigError(f"{where}: {exc}") from None
         except OSError as exc:
-            raise ConfigError(f"{self._where}: {key}: cannot read {resolved}: "
-                              f"{exc.strerror}") from None
+            raise ConfigError(
+                f"{self._where}: {key}: cannot read {resolved}: {exc.strerror}"
+            ) from None
 
 
 SHORTHAND: dict[str, str] = {
@@ -303,8 +308,9 @@ class VideosConfig(CrawlConfig):
                 raise ValueError(f"`{key}` is required — {FIXES[key]} (or set mode: daily)")
         assert self.start_date is not None and self.end_date is not None
         if self.start_date > self.end_date:
-            raise ValueError(f"start_date {self.start_date} is after end_date {self.end_date} "
-                             f"— swap them")
+            raise ValueError(
+                f"start_date {self.start_date} is after end_date {self.end_date} — swap them"
+            )
         settled = latest_settled_day()
         if self.end_date > settled:
             self.warnings.append(
@@ -318,17 +324,22 @@ class VideosConfig(CrawlConfig):
         if not isinstance(query, dict):
             raise ValueError(f"query: expected an object with and/or/not lists, got {query!r}")
         ands = [condition(f, getattr(self, k)) for k, f in SHORTHAND.items() if getattr(self, k)]
-        nots = [condition(f, getattr(self, k))
-                for k, f in EXCLUDE_SHORTHAND.items() if getattr(self, k)]
+        nots = [
+            condition(f, getattr(self, k)) for k, f in EXCLUDE_SHORTHAND.items() if getattr(self, k)
+        ]
         if ands:
             query["and"] = [*(query.get("and") or []), *ands]
         if nots:
             query["not"] = [*(query.get("not") or []), *nots]
         if not any(query.get(k) for k in ("and", "or", "not")) and set(query) <= {
-            "and", "or", "not"
+            "and",
+            "or",
+            "not",
         }:
-            raise ValueError("no query — give `query` or a shorthand such as hashtags, "
-                                 "keywords, regions or usernames (see examples/quickstart.yaml)")
+            raise ValueError(
+                "no query — give `query` or a shorthand such as hashtags, "
+                "keywords, regions or usernames (see examples/quickstart.yaml)"
+            )
         try:
             return validate_query(query)
         except QueryError as exc:
@@ -342,8 +353,10 @@ class VideosConfig(CrawlConfig):
         if self.mode == "daily" and self._daily_windows is not None:
             return list(self._daily_windows)
         if self.start_date is None or self.end_date is None:  # daily, not yet planned
-            raise ConfigError(f"{self._where}: mode: daily picks its days at run time — run "
-                              f"it with `scrapy crawl videos` or `scrapy plan videos`")
+            raise ConfigError(
+                f"{self._where}: mode: daily picks its days at run time — run "
+                f"it with `scrapy crawl videos` or `scrapy plan videos`"
+            )
         return plan_windows(self.start_date, self.end_date, self.window_days)
 
     def set_daily_windows(self, windows: list[Window]) -> None:
@@ -400,9 +413,11 @@ class UserInputsConfig(_InputsMixin, CrawlConfig):
             names += self._read("from_output", lambda p: read_output(p, "username", column))
         names = dedupe(str(n).strip().lstrip("@") for n in names if str(n).strip())
         if not names:
-            raise ConfigError(f"{self._where}: no usernames found in "
-                              f"{', '.join(k for k in self.input_keys if getattr(self, k))} "
-                              f"— check the file or give `usernames`")
+            raise ConfigError(
+                f"{self._where}: no usernames found in "
+                f"{', '.join(k for k in self.input_keys if getattr(self, k))} "
+                f"— check the file or give `usernames`"
+            )
         return names
 
 
@@ -411,7 +426,10 @@ class VideoInputsConfig(_InputsMixin, CrawlConfig):
 
     default_spider: ClassVar[str] = "comments"
     input_keys: ClassVar[tuple[str, ...]] = (
-        "video_ids", "video_ids_file", "from_output", "comment_ids",
+        "video_ids",
+        "video_ids_file",
+        "from_output",
+        "comment_ids",
     )
 
     video_ids: IdList = Field(default_factory=list)
@@ -449,8 +467,10 @@ class VideoInputsConfig(_InputsMixin, CrawlConfig):
         pairs = [("video_id", i) for i in video_ids] + [("comment_id", i) for i in self.comment_ids]
         pairs = dedupe(pairs)
         if not pairs:
-            raise ConfigError(f"{self._where}: no video ids found in the given inputs — check "
-                              f"the file (only_with_comments drops videos without comments)")
+            raise ConfigError(
+                f"{self._where}: no video ids found in the given inputs — check "
+                f"the file (only_with_comments drops videos without comments)"
+            )
         return pairs
 
 
@@ -484,8 +504,10 @@ class PlaylistInputsConfig(_InputsMixin, CrawlConfig):
         except InputError as exc:
             raise ConfigError(f"{self._where}: {exc} — give numeric playlist ids") from None
         if not playlist_ids:
-            raise ConfigError(f"{self._where}: no playlist ids found in the given inputs — "
-                              f"videos without a playlist have no playlist_id")
+            raise ConfigError(
+                f"{self._where}: no playlist ids found in the given inputs — "
+                f"videos without a playlist have no playlist_id"
+            )
         return playlist_ids
 
 
@@ -535,8 +557,9 @@ class NetworkConfig(_InputsMixin, CrawlConfig):
             names += self._read("from_output", lambda p: read_output(p, "username", column))
         names = dedupe(str(n).strip().lstrip("@") for n in names if str(n).strip())
         if not names:
-            raise ConfigError(f"{self._where}: no seed usernames found — check the file or "
-                              f"give `seeds`")
+            raise ConfigError(
+                f"{self._where}: no seed usernames found — check the file or give `seeds`"
+            )
         return names
 
 
@@ -590,17 +613,22 @@ def load_config(
     model = SPIDER_CONFIGS.get(spider)
     if model is None:
         hint = did_you_mean(spider, SPIDER_CONFIGS)
-        raise ConfigError(f'no config model for spider "{spider}"{hint} — spiders: '
-                          f"{', '.join(SPIDER_CONFIGS)}")
+        raise ConfigError(
+            f'no config model for spider "{spider}"{hint} — spiders: {", ".join(SPIDER_CONFIGS)}'
+        )
     if source is None or not str(source).strip():
-        raise ConfigError(f"no config given — run `scrapy crawl {spider} -a config=my.yaml` "
-                          f"(a file, inline JSON, or an example name such as quickstart; "
-                          f"see {DOCS})")
+        raise ConfigError(
+            f"no config given — run `scrapy crawl {spider} -a config=my.yaml` "
+            f"(a file, inline JSON, or an example name such as quickstart; "
+            f"see {DOCS})"
+        )
     raw, where, base_dir = read_source(str(source))
     declared = raw.pop("spider", None)
     if declared is not None and declared != spider:
-        raise ConfigError(f"{where}: this config is for the {declared} spider — run "
-                          f"`scrapy crawl {declared}`, or change `spider:` to {spider}")
+        raise ConfigError(
+            f"{where}: this config is for the {declared} spider — run "
+            f"`scrapy crawl {declared}`, or change `spider:` to {spider}"
+        )
     given_by: dict[str, str] = {}
     for key, value in (overrides or {}).items():
         if key.startswith("_") or key == "config":
@@ -634,8 +662,10 @@ def read_source(source: str) -> tuple[dict[str, Any], str, Path | None]:
         content, folder = example
         return _parse(content, f"example {text}"), f"example {text}", folder
     names = example_names()
-    raise ConfigError(f'config "{text}" not found: no such file and no shipped example of that '
-                      f"name{did_you_mean(Path(text).stem, names)} — examples: {', '.join(names)}")
+    raise ConfigError(
+        f'config "{text}" not found: no such file and no shipped example of that '
+        f"name{did_you_mean(Path(text).stem, names)} — examples: {', '.join(names)}"
+    )
 
 
 def _parse(text: str, where: str, json_first: bool = False) -> dict[str, Any]:
@@ -648,23 +678,27 @@ def _parse(text: str, where: str, json_first: bool = False) -> dict[str, Any]:
             try:
                 data = yaml.safe_load(text)
             except yaml.YAMLError:
-                raise ConfigError(f"{where}: JSON syntax error at line {exc.lineno} column "
-                                  f"{exc.colno}: {exc.msg}") from None
+                raise ConfigError(
+                    f"{where}: JSON syntax error at line {exc.lineno} column {exc.colno}: {exc.msg}"
+                ) from None
     else:
         try:
             data = yaml.safe_load(text)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = f" line {mark.line + 1}" if mark else ""
-            raise ConfigError(f"{where}{line}: YAML syntax error ({exc.problem or exc.context}) "
-                              f"— check indentation, colons and quotes there") from None
+            raise ConfigError(
+                f"{where}{line}: YAML syntax error ({exc.problem or exc.context}) "
+                f"— check indentation, colons and quotes there"
+            ) from None
         except yaml.YAMLError as exc:
             raise ConfigError(f"{where}: YAML syntax error ({exc})") from None
     if data is None:
         raise ConfigError(f"{where}: the config is empty — see {DOCS} for the keys")
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected `key: value` pairs at the top level, got a "
-                          f"{type(data).__name__}")
+        raise ConfigError(
+            f"{where}: expected `key: value` pairs at the top level, got a {type(data).__name__}"
+        )
     return data
 
 
@@ -681,8 +715,11 @@ def _example_dirs() -> list[Any]:
 
 def _find_example(name: str) -> tuple[str, Path | None] | None:
     """``(text, folder)`` of the shipped example ``name`` (with or without .yaml/.json)."""
-    candidates = [name] if Path(name).suffix in (".yaml", ".yml", ".json") else [
-        name + ".yaml", name + ".yml", name + ".json"]
+    candidates = (
+        [name]
+        if Path(name).suffix in (".yaml", ".yml", ".json")
+        else [name + ".yaml", name + ".yml", name + ".json"]
+    )
     for folder in _example_dirs():
         for candidate in candidates:
             entry = folder.joinpath(candidate)
@@ -696,8 +733,11 @@ def example_names() -> list[str]:
     """Names of the shipped examples (without suffix)."""
     names: set[str] = set()
     for folder in _example_dirs():
-        names.update(e.name.rsplit(".", 1)[0] for e in folder.iterdir()
-                     if e.name.endswith((".yaml", ".yml", ".json")))
+        names.update(
+            e.name.rsplit(".", 1)[0]
+            for e in folder.iterdir()
+            if e.name.endswith((".yaml", ".yml", ".json"))
+        )
     return sorted(names)
 
 
@@ -733,7 +773,7 @@ def _coerce_override(model: type[CrawlConfig], key: str, value: str) -> Any:
 
 HINTS: dict[str, str] = {
     "location": "there is no location filter; `regions` filters by the country where the "
-                "account registered (region_code), not where a video was made",
+    "account registered (region_code), not where a video was made",
     "country": "use `regions` (the account's registration country; there is no geotag)",
     "countries": "use `regions` (the account's registration country; there is no geotag)",
     "max_results": "use `max_items` (stop after that many items)",
@@ -755,8 +795,10 @@ def _unknown_key(where: str, key: str, model: type[CrawlConfig], spider: str) ->
         return f"{where}: unknown key `{key}` for {spider} — {HINTS[hint]}"
     owners = [s for s, m in SPIDER_CONFIGS.items() if m is not model and key in m.model_fields]
     if owners:
-        return (f"{where}: `{key}` is not a {spider} key — it is for the {', '.join(owners)} "
-                f"spider{'s' if len(owners) > 1 else ''}; remove it or run one of those")
+        return (
+            f"{where}: `{key}` is not a {spider} key — it is for the {', '.join(owners)} "
+            f"spider{'s' if len(owners) > 1 else ''}; remove it or run one of those"
+        )
     known = [k for k in model.model_fields if k != "warnings"]
     suggestion = did_you_mean(key, known)
     fix = f"remove it or fix the spelling{suggestion}" if suggestion else f"see {DOCS}"
@@ -766,7 +808,7 @@ def _unknown_key(where: str, key: str, model: type[CrawlConfig], spider: str) ->
 FIXES: dict[str, str] = {
     "max_count": f"the API returns at most {MAX_COUNT} per page; use 1 to {MAX_COUNT}",
     "window_days": f"TikTok allows at most {MAX_WINDOW_DAYS} days per request; use 1 to "
-                   f"{MAX_WINDOW_DAYS}",
+    f"{MAX_WINDOW_DAYS}",
     "start_date": "write YYYY-MM-DD, e.g. start_date: 2024-01-01",
     "end_date": "write YYYY-MM-DD, e.g. end_date: 2024-01-31",
 }
@@ -781,8 +823,13 @@ TYPE_WORDS: dict[str, str] = {
 }
 
 
-def _explain(exc: ValidationError, model: type[CrawlConfig], spider: str, where: str,
-             given_by: Mapping[str, str]) -> str:
+def _explain(
+    exc: ValidationError,
+    model: type[CrawlConfig],
+    spider: str,
+    where: str,
+    given_by: Mapping[str, str],
+) -> str:
     """Pydantic's errors as at most two lines for a person."""
     # Unknown keys first: a misspelt key is usually why a required one looks missing.
     errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
@@ -793,8 +840,13 @@ def _explain(exc: ValidationError, model: type[CrawlConfig], spider: str, where:
     return "\n".join(lines)
 
 
-def _explain_one(error: Mapping[str, Any], model: type[CrawlConfig], spider: str, where: str,
-                 given_by: Mapping[str, str]) -> str:
+def _explain_one(
+    error: Mapping[str, Any],
+    model: type[CrawlConfig],
+    spider: str,
+    where: str,
+    given_by: Mapping[str, str],
+) -> str:
     loc = error.get("loc") or ()
     key = str(loc[0]) if loc else ""
     path = key + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc[1:])
@@ -807,8 +859,12 @@ def _explain_one(error: Mapping[str, Any], model: type[CrawlConfig], spider: str
     if kind == "missing":
         return f"{where}: `{key}` is required — {FIXES.get(key, f'see {DOCS}')}"
     if kind in ("less_than_equal", "greater_than_equal", "less_than", "greater_than"):
-        bound = {"less_than_equal": "at most", "greater_than_equal": "at least",
-                 "less_than": "below", "greater_than": "above"}[kind]
+        bound = {
+            "less_than_equal": "at most",
+            "greater_than_equal": "at least",
+            "less_than": "below",
+            "greater_than": "above",
+        }[kind]
         limit = next(iter((error.get("ctx") or {}).values()), "")
         fix = FIXES.get(key, f"use a value {bound} {limit}")
         return f"{where}: `{path}` is {value}, must be {bound} {limit} — {fix}"

@@ -64,8 +64,10 @@ def days_to_crawl(
     recrawl = []
     if recrawl_after_days:
         recrawl = sorted(
-            day for day, entry in ledger.items()
-            if entry.get("crawled") and not entry.get("recrawled")
+            day
+            for day, entry in ledger.items()
+            if entry.get("crawled")
+            and not entry.get("recrawled")
             and day + timedelta(days=recrawl_after_days) <= newest
         )
     return new, recrawl
@@ -125,8 +127,12 @@ def prepare_daily(config: VideosConfig, settings: BaseSettings) -> tuple[list[da
     """Put this run's one-day windows into ``config``; ``(new days, re-crawled days)``."""
     ledger = DayLedger(state_dir(settings, config))
     new, recrawl = days_to_crawl(
-        run_today(settings), config.lag_days, ledger.days, config.start_date,
-        config.end_date, config.recrawl_after_days,
+        run_today(settings),
+        config.lag_days,
+        ledger.days,
+        config.start_date,
+        config.end_date,
+        config.recrawl_after_days,
     )
     config.set_daily_windows([Window(d, d) for d in sorted({*new, *recrawl})])
     return new, recrawl
@@ -157,7 +163,9 @@ class DailyMode:
         newest = newest_day(self.today, self.config.lag_days)
         logger.info(
             "Daily mode (today %s, newest complete day %s): crawling %s; re-crawling %s.",
-            self.today, newest, _days_text(self.new) or "nothing new",
+            self.today,
+            newest,
+            _days_text(self.new) or "nothing new",
             _days_text(self.recrawl) or "nothing",
         )
         self.crawler.stats.set_value("tiktok/daily/days", len(self.new))
@@ -182,16 +190,22 @@ class DailyMode:
         if spider.tracker.pending_pages():
             logger.warning("Daily mode: some items were not stored; no day is marked crawled.")
             return
-        chains = [(c.window, spider.states[c.id].state) for c in spider.chains.values()
-                  if c.id in spider.states]
+        chains = [
+            (c.window, spider.states[c.id].state)
+            for c in spider.chains.values()
+            if c.id in spider.states
+        ]
         done = complete_days(chains)
         for day in sorted(done):
             self.ledger.mark(day, self.today, recrawl=day in self.recrawl)
         self.ledger.save()
         missing = sorted({*self.new, *self.recrawl} - done)
-        logger.info("Daily mode: %d day(s) done%s; ledger %s.", len(done),
-                    f", {_days_text(missing)} left for the next run" if missing else "",
-                    self.ledger.path)
+        logger.info(
+            "Daily mode: %d day(s) done%s; ledger %s.",
+            len(done),
+            f", {_days_text(missing)} left for the next run" if missing else "",
+            self.ledger.path,
+        )
         self.crawler.stats.set_value("tiktok/daily/days_done", len(done))
 
 

@@ -39,23 +39,32 @@ class CassetteContract(Contract):
 
     def adjust_request_args(self, args: dict[str, Any]) -> dict[str, Any]:
         spider = args["callback"].__self__
-        cassette = (self.args[0] if self.args and self.args[0] else
-                    getattr(spider, "cassette", None) or spider.name)
+        cassette = (
+            self.args[0]
+            if self.args and self.args[0]
+            else getattr(spider, "cassette", None) or spider.name
+        )
         folder = Path(spider.settings.get("CASSETTE_DIR") or "fixtures/cassettes") / cassette
         index = read_index(folder)
         if not index:
-            raise ValueError(f"@cassette {cassette}: no cassette at {folder} — record it with "
-                             f"-s CASSETTE_MODE=record -s CASSETTE_NAME={cassette or '<name>'}")
+            raise ValueError(
+                f"@cassette {cassette}: no cassette at {folder} — record it with "
+                f"-s CASSETTE_MODE=record -s CASSETTE_NAME={cassette or '<name>'}"
+            )
         if index.get("spider") != spider.name:
-            raise ValueError(f"@cassette {cassette}: recorded with the {index.get('spider')} "
-                             f"spider, not {spider.name}")
+            raise ValueError(
+                f"@cassette {cassette}: recorded with the {index.get('spider')} "
+                f"spider, not {spider.name}"
+            )
         spider.config = load_config(spider.name, json.dumps(index["config"]))
         # Several callbacks may check the same cassette: each takes a chain of its own, as
         # one chain's first page is recorded (and admitted by the chain gate) once.
         free = [chain for chain in spider.plan() if chain.id not in spider.expected]
         if not free:
-            raise ValueError(f"@cassette {cassette}: every chain of this cassette is taken by "
-                             f"another callback's contract — record a cassette with more inputs")
+            raise ValueError(
+                f"@cassette {cassette}: every chain of this cassette is taken by "
+                f"another callback's contract — record a cassette with more inputs"
+            )
         chain = free[0]
         spider.chains[chain.id] = chain
         spider.states[chain.id] = ChainState(chain.id)

@@ -18,11 +18,19 @@ def main(argv: list[str] | None = None) -> int:
     config = (argv or sys.argv[1:] or ["quickstart"])[0]
     outdir = Path("data/demo") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     command = [
-        sys.executable, "-m", "scrapy", "crawl", "videos",
-        "-a", f"config={config}",
-        "-s", "TIKTOK_SANDBOX=true",
-        "-s", f"TIKTOK_OUTPUT_DIR={outdir}",
-        "-s", "LOG_LEVEL=INFO",
+        sys.executable,
+        "-m",
+        "scrapy",
+        "crawl",
+        "videos",
+        "-a",
+        f"config={config}",
+        "-s",
+        "TIKTOK_SANDBOX=true",
+        "-s",
+        f"TIKTOK_OUTPUT_DIR={outdir}",
+        "-s",
+        "LOG_LEVEL=INFO",
     ]
     print("$", " ".join(command), flush=True)
     status = subprocess.call(command)

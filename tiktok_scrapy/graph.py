@@ -68,16 +68,19 @@ def input_files(path: Path) -> tuple[list[Path], list[Path]]:
         return [path], [users] if users.is_file() else []
     if path.is_dir():
         return sorted(path.rglob(EDGES_FILE)), sorted(path.rglob(USERS_FILE))
-    raise GraphInputError(f"{path}: no such file or folder — give a network crawl's output "
-                          f"folder or its {EDGES_FILE}")
+    raise GraphInputError(
+        f"{path}: no such file or folder — give a network crawl's output folder or its {EDGES_FILE}"
+    )
 
 
 def load_graph(path: Path) -> Graph:
     """The graph of a crawl's output (edges de-duplicated, user info as node attributes)."""
     edge_files, user_files = input_files(path)
     if not edge_files:
-        raise GraphInputError(f"{path}: no {EDGES_FILE} here — run `scrapy crawl network` "
-                              f"(or followers/following) first")
+        raise GraphInputError(
+            f"{path}: no {EDGES_FILE} here — run `scrapy crawl network` "
+            f"(or followers/following) first"
+        )
     graph = Graph()
     seen: set[tuple[str, str]] = set()
     for file in edge_files:
@@ -109,18 +112,26 @@ def write_graphml(graph: Graph, path: Path) -> None:
     ET.register_namespace("", GRAPHML_NS)
     root = ET.Element(f"{{{GRAPHML_NS}}}graphml")
     for name, kind in NODE_ATTRIBUTES.items():
-        ET.SubElement(root, f"{{{GRAPHML_NS}}}key", id=name, attrib={
-            "for": "node", "attr.name": name, "attr.type": kind})
-    element = ET.SubElement(root, f"{{{GRAPHML_NS}}}graph", id="follows",
-                            edgedefault="directed")
+        ET.SubElement(
+            root,
+            f"{{{GRAPHML_NS}}}key",
+            id=name,
+            attrib={"for": "node", "attr.name": name, "attr.type": kind},
+        )
+    element = ET.SubElement(root, f"{{{GRAPHML_NS}}}graph", id="follows", edgedefault="directed")
     for username in sorted(graph.nodes):
         node = ET.SubElement(element, f"{{{GRAPHML_NS}}}node", id=_text(username))
         for name, value in graph.nodes[username].items():
             data = ET.SubElement(node, f"{{{GRAPHML_NS}}}data", key=name)
             data.text = _text(value)
     for number, (source, target) in enumerate(graph.edges):
-        ET.SubElement(element, f"{{{GRAPHML_NS}}}edge", id=f"e{number}",
-                      source=_text(source), target=_text(target))
+        ET.SubElement(
+            element,
+            f"{{{GRAPHML_NS}}}edge",
+            id=f"e{number}",
+            source=_text(source),
+            target=_text(target),
+        )
     ET.indent(root)
     path.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
@@ -147,8 +158,13 @@ def write_csv(graph: Graph, edges_path: Path) -> Path:
         for username in sorted(graph.nodes):
             attributes = graph.nodes[username]
             label = attributes.get("display_name") or username
-            writer.writerow([_text(username), _text(label),
-                             *(_text(attributes.get(k, "")) for k in NODE_ATTRIBUTES)])
+            writer.writerow(
+                [
+                    _text(username),
+                    _text(label),
+                    *(_text(attributes.get(k, "")) for k in NODE_ATTRIBUTES),
+                ]
+            )
     return nodes_path
 
 
@@ -164,5 +180,7 @@ def export(input_path: Path, output: Path) -> str:
     else:
         written = f"{output} and {write_csv(graph, output)}"
     with_info = sum(1 for attributes in graph.nodes.values() if attributes)
-    return (f"{len(graph.nodes)} nodes ({with_info} with user info), {len(graph.edges)} edges "
-            f"-> {written}")
+    return (
+        f"{len(graph.nodes)} nodes ({with_info} with user info), {len(graph.edges)} edges "
+        f"-> {written}"
+    )

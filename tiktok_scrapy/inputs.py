@@ -53,8 +53,9 @@ def read_values(path: Path, column: str, keep: Callable[[dict], bool] | None = N
     return list(_lines(path))
 
 
-def read_output(path: Path, kind: str, column: str | None = None,
-                keep: Callable[[dict], bool] | None = None) -> list:
+def read_output(
+    path: Path, kind: str, column: str | None = None, keep: Callable[[dict], bool] | None = None
+) -> list:
     """Inputs of ``kind`` ("username", "video_id", "playlist_id") from a crawl's output.
 
     ``path`` is a JSONL/CSV file or a folder; in a folder the first file name of
@@ -74,8 +75,9 @@ def read_output(path: Path, kind: str, column: str | None = None,
                 values.extend(read_values(file, column or default, keep))
             return values
     names = ", ".join(name for name, _ in OUTPUT_SOURCES[kind])
-    raise InputError(f"{path}: no {names} in this folder — point from_output at a crawl's "
-                     f"output folder or file")
+    raise InputError(
+        f"{path}: no {names} in this folder — point from_output at a crawl's output folder or file"
+    )
 
 
 def _lines(path: Path) -> Iterator[str]:
@@ -110,8 +112,10 @@ def _csv_column(path: Path, column: str, keep: Callable[[dict], bool] | None) ->
         reader = csv.DictReader(handle)
         if column not in (reader.fieldnames or ()):
             found = ", ".join(reader.fieldnames or ()) or "none"
-            raise InputError(f'{path}: no column "{column}" (columns: {found}) — set `column` '
-                             f"to the one holding the values")
+            raise InputError(
+                f'{path}: no column "{column}" (columns: {found}) — set `column` '
+                f"to the one holding the values"
+            )
         for row in reader:
             value = (row.get(column) or "").strip()
             if value and (keep is None or keep(row)):

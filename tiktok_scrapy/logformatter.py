@@ -33,7 +33,5 @@ class QuietLogFormatter(LogFormatter):
         numeric = level if isinstance(level, int) else logging.getLevelName(str(level).upper())
         return cls(log_items=not isinstance(numeric, int) or numeric <= logging.DEBUG)
 
-    def scraped(
-        self, item: Any, response: Response | Failure | None, spider: Spider
-    ) -> Any:
+    def scraped(self, item: Any, response: Response | Failure | None, spider: Spider) -> Any:
         return super().scraped(item, response, spider) if self.log_items else None

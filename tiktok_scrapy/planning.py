@@ -33,8 +33,9 @@ class FamilyEstimate:
     note: str = ""
 
 
-def pages_bound(endpoint: str, max_count: int, *, is_random: bool = False,
-                ids: int | None = None) -> int | None:
+def pages_bound(
+    endpoint: str, max_count: int, *, is_random: bool = False, ids: int | None = None
+) -> int | None:
     """At most this many pages per chain, or None when only the data decides."""
     if endpoint in ("users", "pinned_videos") or (endpoint == "videos" and is_random):
         return 1
@@ -61,16 +62,28 @@ def estimate(chains: Iterable[tuple[str, int | None]]) -> dict[str, FamilyEstima
     return families
 
 
-def network_estimate(seeds: int, depth: int, directions: int, max_users_per_level: int | None,
-                     max_edges_per_user: int | None, max_count: int) -> dict[str, FamilyEstimate]:
+def network_estimate(
+    seeds: int,
+    depth: int,
+    directions: int,
+    max_users_per_level: int | None,
+    max_edges_per_user: int | None,
+    max_count: int,
+) -> dict[str, FamilyEstimate]:
     """A snowball's cost: user info per node, follow lists per node above the last level."""
     nodes_per_level = [seeds] + [max_users_per_level] * depth if max_users_per_level else None
     page = min(max_count, max_edges_per_user or max_count)
     per_list = math.ceil(max_edges_per_user / page) if max_edges_per_user else None
-    main = FamilyEstimate("main", seeds, seeds, None, "levels are uncapped: set "
-                          "max_users_per_level for a bound")
-    follow = FamilyEstimate("follow", seeds * directions, seeds * directions, None,
-                            "lists are uncapped: set max_edges_per_user for a bound")
+    main = FamilyEstimate(
+        "main", seeds, seeds, None, "levels are uncapped: set max_users_per_level for a bound"
+    )
+    follow = FamilyEstimate(
+        "follow",
+        seeds * directions,
+        seeds * directions,
+        None,
+        "lists are uncapped: set max_edges_per_user for a bound",
+    )
     if nodes_per_level is not None:
         main.bound, main.note = sum(nodes_per_level), "one user-info request per account"
         main.chains = main.bound
@@ -90,25 +103,36 @@ def total_bound(families: dict[str, FamilyEstimate], max_requests: int | None) -
     return max_requests if summed is None else min(summed, max_requests)
 
 
-def format_plan(spider: str, chain_ids: list[str], windows: list[str],
-                families: dict[str, FamilyEstimate], remaining: dict[str, int | None],
-                max_requests: int | None) -> str:
+def format_plan(
+    spider: str,
+    chain_ids: list[str],
+    windows: list[str],
+    families: dict[str, FamilyEstimate],
+    remaining: dict[str, int | None],
+    max_requests: int | None,
+) -> str:
     """The text ``scrapy plan`` prints; its last line is ``total: min N, bound M|none``."""
-    lines = [f"Plan for `scrapy crawl {spider}` (nothing is sent):",
-             f"  chains: {len(chain_ids)}"
-             + (f"  ({', '.join(chain_ids[:5])}{', ...' if len(chain_ids) > 5 else ''})"
-                if chain_ids else "")]
+    lines = [
+        f"Plan for `scrapy crawl {spider}` (nothing is sent):",
+        f"  chains: {len(chain_ids)}"
+        + (
+            f"  ({', '.join(chain_ids[:5])}{', ...' if len(chain_ids) > 5 else ''})"
+            if chain_ids
+            else ""
+        ),
+    ]
     if windows:
         lines.append(f"  windows: {len(windows)}, {windows[0]} ... {windows[-1]}")
     for family, entry in sorted(families.items()):
         bound = "no bound" if entry.bound is None else f"at most {entry.bound}"
         left = remaining.get(family)
         left_text = "unknown (no client key)" if left is None else str(left)
-        warn = "  <-- more than remains today" if left is not None and entry.minimum > left \
-            else ""
-        lines.append(f"  {family:<6} quota: at least {entry.minimum}, {bound} requests"
-                     f"{f' ({entry.note})' if entry.note else ''}; left today: "
-                     f"{left_text}{warn}")
+        warn = "  <-- more than remains today" if left is not None and entry.minimum > left else ""
+        lines.append(
+            f"  {family:<6} quota: at least {entry.minimum}, {bound} requests"
+            f"{f' ({entry.note})' if entry.note else ''}; left today: "
+            f"{left_text}{warn}"
+        )
     total = total_bound(families, max_requests)
     if max_requests:
         lines.append(f"  max_requests: {max_requests} (the crawl stops there, retries included)")

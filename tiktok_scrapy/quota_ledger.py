@@ -106,8 +106,9 @@ class SqliteLedger:
             file.parent.mkdir(parents=True, exist_ok=True)
             self.path = str(file)
         # Autocommit mode: transactions are opened explicitly with BEGIN IMMEDIATE.
-        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
-                                   check_same_thread=False)
+        self._db = sqlite3.connect(
+            self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+        )
         self._lock = threading.Lock()  # one connection, shared by threads
         with self._lock:
             self._db.execute("PRAGMA busy_timeout = 30000")
@@ -116,9 +117,16 @@ class SqliteLedger:
                 self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.execute(self.SCHEMA)
 
-    def _write(self, client: Client, family: str, day: str, assignment: str,
-               params: tuple[Any, ...] = (), condition: str = "", wait: bool = True,
-               ) -> int | None:
+    def _write(
+        self,
+        client: Client,
+        family: str,
+        day: str,
+        assignment: str,
+        params: tuple[Any, ...] = (),
+        condition: str = "",
+        wait: bool = True,
+    ) -> int | None:
         """Update the (client, family, day) row in one immediate transaction; rows changed.
 
         ``wait=False``: None at once when another thread or process holds the write lock,
@@ -168,11 +176,13 @@ class SqliteLedger:
     def reserve_now(self, client: Client, family: str, day: str, limit: int) -> bool | None:
         return self._reserve(client, family, day, limit, wait=False)
 
-    def _reserve(self, client: Client, family: str, day: str, limit: int,
-                 wait: bool) -> bool | None:
+    def _reserve(
+        self, client: Client, family: str, day: str, limit: int, wait: bool
+    ) -> bool | None:
         condition = f"AND requests < {int(limit)} AND exhausted = 0"
-        changed = self._write(client, family, day, "requests = requests + 1",
-                              condition=condition, wait=wait)
+        changed = self._write(
+            client, family, day, "requests = requests + 1", condition=condition, wait=wait
+        )
         return None if changed is None else changed == 1
 
     def release(self, client: Client, family: str, day: str) -> None:
@@ -183,9 +193,11 @@ class SqliteLedger:
             self._write(client, family, day, "records = records + ?", (count,))
 
     def add_records_now(self, client: Client, family: str, day: str, count: int) -> bool:
-        return not count or self._write(
-            client, family, day, "records = records + ?", (count,), wait=False
-        ) is not None
+        return (
+            not count
+            or self._write(client, family, day, "records = records + ?", (count,), wait=False)
+            is not None
+        )
 
     def mark_exhausted(self, client: Client, family: str, day: str) -> None:
         self._write(client, family, day, "exhausted = 1")
@@ -198,7 +210,8 @@ class SqliteLedger:
         with self._lock:
             rows = self._db.execute(
                 "SELECT family, requests, records, exhausted FROM spend "
-                "WHERE client = ? AND day = ?", (client.fingerprint, day),
+                "WHERE client = ? AND day = ?",
+                (client.fingerprint, day),
             ).fetchall()
         return {f: Spend(req, rec, bool(ex)) for f, req, rec, ex in rows}
 
@@ -229,9 +242,17 @@ class MongoLedger:
         doc_id = self._id(client, family, day)
         self.collection.update_one(
             {"_id": doc_id},
-            {"$setOnInsert": {"client": client.fingerprint, "hint": client.hint,
-                              "family": family, "day": day, "requests": 0, "records": 0,
-                              "exhausted": False}},
+            {
+                "$setOnInsert": {
+                    "client": client.fingerprint,
+                    "hint": client.hint,
+                    "family": family,
+                    "day": day,
+                    "requests": 0,
+                    "records": 0,
+                    "exhausted": False,
+                }
+            },
             upsert=True,
         )
         return doc_id
@@ -276,8 +297,7 @@ class MongoLedger:
     def spent(self, client: Client, day: str) -> dict[str, Spend]:
         docs = self.collection.find({"client": client.fingerprint, "day": day})
         return {
-            d["family"]: Spend(d.get("requests", 0), d.get("records", 0),
-                               bool(d.get("exhausted")))
+            d["family"]: Spend(d.get("requests", 0), d.get("records", 0), bool(d.get("exhausted")))
             for d in docs
         }
 

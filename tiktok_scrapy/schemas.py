@@ -230,7 +230,13 @@ def format_errors(exc: ValidationError) -> str:
 
 def _is_branch(part: str) -> bool:
     return part.startswith(("constrained-", "function-")) or part in {
-        "int", "str", "float", "bool", "list[...]", "dict[str,any]", "list[any]",
+        "int",
+        "str",
+        "float",
+        "bool",
+        "list[...]",
+        "dict[str,any]",
+        "list[any]",
     }
 
 

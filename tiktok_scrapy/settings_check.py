@@ -25,9 +25,7 @@ def check_settings(settings: Any) -> None:
     for name, choices in CHOICES.items():
         value = str(settings.get(name) or "").strip().lower()
         if value and value not in choices:
-            raise SettingsError(
-                f"-s {name}={settings.get(name)}: use one of {', '.join(choices)}"
-            )
+            raise SettingsError(f"-s {name}={settings.get(name)}: use one of {', '.join(choices)}")
     url = str(settings.get("TIKTOK_API_URL") or "")
     if not url.startswith(("http://", "https://")):
         raise SettingsError(

@@ -37,8 +37,9 @@ CLOCK = "2024-04-15T12:00:00Z"
 RECORDER_KEY = "cassette-recorder"
 SECRET = "sandbox-secret"
 ADDONS = {"tiktok_scrapy.addons.TikTokAddon": 0, "tiktok_scrapy.cassettes.CassetteAddon": 10}
-FLOOD_STORM = {"and": [{"field_name": "hashtag_name", "operation": "IN",
-                        "field_values": ["flood", "storm"]}]}
+FLOOD_STORM = {
+    "and": [{"field_name": "hashtag_name", "operation": "IN", "field_values": ["flood", "storm"]}]
+}
 
 
 @dataclass(frozen=True)
@@ -89,51 +90,105 @@ def _smallest_playlist() -> int:
 def cases() -> dict[str, Case]:
     """Every committed cassette, by name."""
     data = dataset()
-    videos = {"query": FLOOD_STORM, "start_date": "2024-01-02", "end_date": "2024-01-04",
-              "max_count": 3}
+    videos = {
+        "query": FLOOD_STORM,
+        "start_date": "2024-01-02",
+        "end_date": "2024-01-04",
+        "max_count": 3,
+    }
     private = sorted(data.private_users)[0]
     likes_private = sorted(data.likes_private_users)[0]
     hidden = sorted(data.hidden_users)[0]
     listed = [
-        Case("videos_quickstart", "videos", videos,
-             note="two daily chains, a few pages each (the @cassette contract uses it)"),
-        Case("videos_500", "videos", videos, {"error_rate": 0.3, "fault_seed": 3},
-             note="500 internal_error, retried until the page comes"),
-        Case("videos_transient_400", "videos", videos,
-             {"transient_400_rate": 0.3, "fault_seed": 1},
-             note='400 "Invalid count or cursor", retried'),
-        Case("videos_empty_pages", "videos", videos, {"trailing_empty_pages": 2},
-             note="empty pages that still say has_more"),
+        Case(
+            "videos_quickstart",
+            "videos",
+            videos,
+            note="two daily chains, a few pages each (the @cassette contract uses it)",
+        ),
+        Case(
+            "videos_500",
+            "videos",
+            videos,
+            {"error_rate": 0.3, "fault_seed": 3},
+            note="500 internal_error, retried until the page comes",
+        ),
+        Case(
+            "videos_transient_400",
+            "videos",
+            videos,
+            {"transient_400_rate": 0.3, "fault_seed": 1},
+            note='400 "Invalid count or cursor", retried',
+        ),
+        Case(
+            "videos_empty_pages",
+            "videos",
+            videos,
+            {"trailing_empty_pages": 2},
+            note="empty pages that still say has_more",
+        ),
         # One chain: where a crawl stopped by a 429 ends must not depend on concurrency.
-        Case("videos_429", "videos",
-             {**videos, "start_date": "2024-01-04", "end_date": "2024-01-04", "max_count": 2},
-             {"quota_main": 2}, finish_reason="quota_exhausted",
-             note="daily quota spent after 2 requests: 429, the crawl stops resumably"),
-        Case("users", "users", {"usernames": [*_public_users()[:2], hidden]},
-             note="two profiles and one the API cannot return (user-level error)"),
-        Case("comments", "comments", {"video_ids": [_video_with_comments(4, 9)], "max_count": 3},
-             note="a video with a handful of comments, 3 per page"),
-        Case("followers", "followers",
-             {"usernames": [_user_with("followers", 4, 9), private], "max_count": 3},
-             note="followers of one account, and a private account"),
-        Case("following", "following",
-             {"usernames": [_user_with("following", 4, 9)], "max_count": 3}),
-        Case("liked_videos", "liked_videos",
-             {"usernames": [_user_with("liked_videos", 4, 9), likes_private], "max_count": 3},
-             note="one account's likes, and an account whose likes are private"),
+        Case(
+            "videos_429",
+            "videos",
+            {**videos, "start_date": "2024-01-04", "end_date": "2024-01-04", "max_count": 2},
+            {"quota_main": 2},
+            finish_reason="quota_exhausted",
+            note="daily quota spent after 2 requests: 429, the crawl stops resumably",
+        ),
+        Case(
+            "users",
+            "users",
+            {"usernames": [*_public_users()[:2], hidden]},
+            note="two profiles and one the API cannot return (user-level error)",
+        ),
+        Case(
+            "comments",
+            "comments",
+            {"video_ids": [_video_with_comments(4, 9)], "max_count": 3},
+            note="a video with a handful of comments, 3 per page",
+        ),
+        Case(
+            "followers",
+            "followers",
+            {"usernames": [_user_with("followers", 4, 9), private], "max_count": 3},
+            note="followers of one account, and a private account",
+        ),
+        Case(
+            "following", "following", {"usernames": [_user_with("following", 4, 9)], "max_count": 3}
+        ),
+        Case(
+            "liked_videos",
+            "liked_videos",
+            {"usernames": [_user_with("liked_videos", 4, 9), likes_private], "max_count": 3},
+            note="one account's likes, and an account whose likes are private",
+        ),
         Case("pinned_videos", "pinned_videos", {"usernames": [_user_with("pinned_videos", 2, 3)]}),
-        Case("reposted_videos", "reposted_videos",
-             {"usernames": [_user_with("reposted_videos", 4, 9)], "max_count": 3}),
+        Case(
+            "reposted_videos",
+            "reposted_videos",
+            {"usernames": [_user_with("reposted_videos", 4, 9)], "max_count": 3},
+        ),
         Case("playlists", "playlists", {"playlist_ids": [_smallest_playlist()], "max_count": 2}),
-        Case("network", "network",
-             {"seeds": [_user_with("following", 1, 3)], "direction": "following", "depth": 1}),
+        Case(
+            "network",
+            "network",
+            {"seeds": [_user_with("following", 1, 3)], "direction": "following", "depth": 1},
+        ),
     ]
     return {case.name: case for case in listed}
 
 
 def crawl_command(case: Case, settings: dict[str, Any]) -> list[str]:
-    command = [sys.executable, "-m", "scrapy", "crawl", case.spider,
-               "-a", f"config={json.dumps(case.config)}"]
+    command = [
+        sys.executable,
+        "-m",
+        "scrapy",
+        "crawl",
+        case.spider,
+        "-a",
+        f"config={json.dumps(case.config)}",
+    ]
     for key, value in settings.items():
         text = json.dumps(value) if isinstance(value, dict | list) else str(value)
         command += ["-s", f"{key}={text}"]
@@ -150,9 +205,10 @@ def crawl_env() -> dict[str, str]:
 
 def record(case: Case, cassette_dir: Path = CASSETTE_DIR) -> subprocess.CompletedProcess:
     """Record one case against a fresh in-process sandbox; returns the crawl's process."""
-    with tempfile.TemporaryDirectory(prefix=f"record-{case.name}-") as tmp, SandboxThread(
-        {"seed": SEED, "clock": CLOCK, **case.sandbox}
-    ) as sandbox:
+    with (
+        tempfile.TemporaryDirectory(prefix=f"record-{case.name}-") as tmp,
+        SandboxThread({"seed": SEED, "clock": CLOCK, **case.sandbox}) as sandbox,
+    ):
         settings = {
             "ADDONS": ADDONS,
             "CASSETTE_MODE": "record",
@@ -170,8 +226,15 @@ def record(case: Case, cassette_dir: Path = CASSETTE_DIR) -> subprocess.Complete
             "CONCURRENT_REQUESTS": 1,
             "LOG_LEVEL": "INFO",
         }
-        return subprocess.run(crawl_command(case, settings), cwd=tmp, env=crawl_env(),
-                              capture_output=True, text=True, timeout=300, check=False)
+        return subprocess.run(
+            crawl_command(case, settings),
+            cwd=tmp,
+            env=crawl_env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
 
 
 def main(names: list[str]) -> int:

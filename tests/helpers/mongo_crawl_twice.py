@@ -28,23 +28,34 @@ def shared_client(*args: object, **kwargs: object) -> mongomock.MongoClient:
     return SHARED
 
 
-CONFIG = {"name": "floods", "hashtags": ["flood"], "start_date": "2024-01-03",
-          "end_date": "2024-01-05", "max_count": 7}
+CONFIG = {
+    "name": "floods",
+    "hashtags": ["flood"],
+    "start_date": "2024-01-03",
+    "end_date": "2024-01-05",
+    "max_count": 7,
+}
 
 
 async def main(url: str, workdir: Path, database: str) -> dict:
     uri = os.environ.get("MONGODB_URI")
     settings = get_project_settings()
-    settings.setdict({
-        "TIKTOK_API_URL": url, "TIKTOK_CLIENT_KEY": "mongo-test",
-        "TIKTOK_CLIENT_SECRET": "sandbox-secret",
-        "TIKTOK_QUOTA_LEDGER": str(workdir / "quota.sqlite"),
-        "TIKTOK_OUTPUT_DIR": str(workdir / "out" / "{job}"),
-        "MONGODB_URI": uri or "mongodb://mongomock.invalid:27017",
-        "MONGODB_CLIENT_CLASS": "pymongo.MongoClient" if uri else f"{__name__}.shared_client",
-        "MONGODB_DATABASE": database, "MONGODB_SNAPSHOTS": True,
-        "TIKTOK_MAX_REQUESTS_PER_SECOND": 0, "LOG_LEVEL": "WARNING",
-    }, priority="cmdline")
+    settings.setdict(
+        {
+            "TIKTOK_API_URL": url,
+            "TIKTOK_CLIENT_KEY": "mongo-test",
+            "TIKTOK_CLIENT_SECRET": "sandbox-secret",
+            "TIKTOK_QUOTA_LEDGER": str(workdir / "quota.sqlite"),
+            "TIKTOK_OUTPUT_DIR": str(workdir / "out" / "{job}"),
+            "MONGODB_URI": uri or "mongodb://mongomock.invalid:27017",
+            "MONGODB_CLIENT_CLASS": "pymongo.MongoClient" if uri else f"{__name__}.shared_client",
+            "MONGODB_DATABASE": database,
+            "MONGODB_SNAPSHOTS": True,
+            "TIKTOK_MAX_REQUESTS_PER_SECOND": 0,
+            "LOG_LEVEL": "WARNING",
+        },
+        priority="cmdline",
+    )
     runner = AsyncCrawlerRunner(settings)
     for _ in range(2):
         await runner.crawl("videos", config=json.dumps(CONFIG))
@@ -56,8 +67,9 @@ async def main(url: str, workdir: Path, database: str) -> dict:
         "distinct_ids": len({v["id"] for v in videos}),
         "queries_per_video": sorted({len(v.get("_queries", [])) for v in videos}),
         "snapshots": db["videos_snapshots"].count_documents({}),
-        "crawls": [c.get("finish_reason") or c.get("reason")
-                   for c in db["crawls"].find({}, {"_id": 0})],
+        "crawls": [
+            c.get("finish_reason") or c.get("reason") for c in db["crawls"].find({}, {"_id": 0})
+        ],
         "pages": db["pages"].count_documents({}),
         "jsonl_files": sorted(str(p.relative_to(workdir)) for p in workdir.rglob("*.jsonl")),
         "ids": sorted(v["id"] for v in videos),

@@ -60,8 +60,13 @@ def classify(status: int, body: bytes | str | dict[str, Any] | None) -> Classifi
     payload = body if isinstance(body, dict) else parse_envelope(body or b"")
     if payload is None:
         if status in RETRY_STATUSES or status >= 500 or status == 200:
-            return Classified(Outcome.RETRY, f"http_{status}" if status != 200 else "non_json",
-                              "body is not JSON", None, None)
+            return Classified(
+                Outcome.RETRY,
+                f"http_{status}" if status != 200 else "non_json",
+                "body is not JSON",
+                None,
+                None,
+            )
         if status == 429:
             return Classified(Outcome.QUOTA, "http_429", "", None, None)
         if status == 401:

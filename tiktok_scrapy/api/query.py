@@ -45,20 +45,23 @@ def validate_query(query: Any, path: str = "query") -> dict[str, list[dict[str, 
     codes and video lengths upper-cased, hashtags without ``#``.
     """
     if not isinstance(query, dict):
-        raise QueryError(f"{path}: expected an object with and/or/not lists, "
-                         f"got {type(query).__name__}")
+        raise QueryError(
+            f"{path}: expected an object with and/or/not lists, got {type(query).__name__}"
+        )
     for key in query:
         if key not in QUERY_KEYS:
-            raise QueryError(f'{path}: unknown key "{key}"{did_you_mean(key, QUERY_KEYS)} '
-                             f"— use and, or, not")
+            raise QueryError(
+                f'{path}: unknown key "{key}"{did_you_mean(key, QUERY_KEYS)} — use and, or, not'
+            )
     normalised: dict[str, list[dict[str, Any]]] = {}
     for key in QUERY_KEYS:
         conditions = query.get(key)
         if conditions in (None, []):
             continue
         if not isinstance(conditions, list):
-            raise QueryError(f"{path}.{key}: expected a list of conditions, "
-                             f"got {type(conditions).__name__}")
+            raise QueryError(
+                f"{path}.{key}: expected a list of conditions, got {type(conditions).__name__}"
+            )
         normalised[key] = [
             validate_condition(cond, f"{path}.{key}[{i}]") for i, cond in enumerate(conditions)
         ]
@@ -70,40 +73,48 @@ def validate_query(query: Any, path: str = "query") -> dict[str, list[dict[str, 
 def validate_condition(cond: Any, path: str) -> dict[str, Any]:
     """One condition, normalised, or ``QueryError``."""
     if not isinstance(cond, dict):
-        raise QueryError(f"{path}: expected an object with field_name, operation, "
-                         f"field_values, got {type(cond).__name__}")
+        raise QueryError(
+            f"{path}: expected an object with field_name, operation, "
+            f"field_values, got {type(cond).__name__}"
+        )
     for key in cond:
         if key not in CONDITION_KEYS:
-            raise QueryError(f'{path}: unknown key "{key}"{did_you_mean(key, CONDITION_KEYS)} '
-                             f"— use field_name, operation, field_values")
+            raise QueryError(
+                f'{path}: unknown key "{key}"{did_you_mean(key, CONDITION_KEYS)} '
+                f"— use field_name, operation, field_values"
+            )
     for key in CONDITION_KEYS:
         if key not in cond:
             raise QueryError(f"{path}: missing {key}")
     field = cond["field_name"]
     if field not in QUERY_FIELDS:
-        raise QueryError(f'{path}.field_name: unknown field "{field}"'
-                         f"{did_you_mean(field, QUERY_FIELDS)} — use one of "
-                         + ", ".join(QUERY_FIELDS))
+        raise QueryError(
+            f'{path}.field_name: unknown field "{field}"'
+            f"{did_you_mean(field, QUERY_FIELDS)} — use one of " + ", ".join(QUERY_FIELDS)
+        )
     operation = str(cond["operation"]).upper()
     if operation not in QUERY_OPERATIONS:
-        raise QueryError(f'{path}.operation: unknown operation "{cond["operation"]}" '
-                         f"— use one of " + ", ".join(QUERY_OPERATIONS))
+        raise QueryError(
+            f'{path}.operation: unknown operation "{cond["operation"]}" '
+            f"— use one of " + ", ".join(QUERY_OPERATIONS)
+        )
     values = cond["field_values"]
     if not isinstance(values, list):
-        raise QueryError(f"{path}.field_values: expected a list, e.g. [\"{values}\"]")
+        raise QueryError(f'{path}.field_values: expected a list, e.g. ["{values}"]')
     if operation == "IN" and not values:
         raise QueryError(f"{path}.field_values: IN needs at least one value")
     if operation != "IN" and len(values) != 1:
         hint = " — use IN for several values" if operation == "EQ" else ""
-        raise QueryError(f"{path}.field_values: {operation} takes exactly one value, "
-                         f"got {len(values)}{hint}")
+        raise QueryError(
+            f"{path}.field_values: {operation} takes exactly one value, got {len(values)}{hint}"
+        )
     if operation not in ("EQ", "IN") and field not in QUERY_ORDERED_FIELDS:
-        raise QueryError(f"{path}.operation: {operation} does not apply to {field} — use EQ "
-                         f"or IN (GT/GTE/LT/LTE work on "
-                         + ", ".join(sorted(QUERY_ORDERED_FIELDS)) + ")")
+        raise QueryError(
+            f"{path}.operation: {operation} does not apply to {field} — use EQ "
+            f"or IN (GT/GTE/LT/LTE work on " + ", ".join(sorted(QUERY_ORDERED_FIELDS)) + ")"
+        )
     normalised_values = [
-        normalise_value(field, value, f"{path}.field_values[{i}]")
-        for i, value in enumerate(values)
+        normalise_value(field, value, f"{path}.field_values[{i}]") for i, value in enumerate(values)
     ]
     return {"field_name": field, "operation": operation, "field_values": normalised_values}
 
@@ -111,9 +122,14 @@ def validate_condition(cond: Any, path: str) -> dict[str, Any]:
 def normalise_value(field: str, value: Any, path: str) -> str:
     """One field value as the string TikTok expects, or ``QueryError``."""
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise QueryError(f"{path}: expected a string, got {value!r}"
-                         + (" — quote large ids so they are not read as floats"
-                            if isinstance(value, float) else ""))
+        raise QueryError(
+            f"{path}: expected a string, got {value!r}"
+            + (
+                " — quote large ids so they are not read as floats"
+                if isinstance(value, float)
+                else ""
+            )
+        )
     text = str(value).strip()
     if not text:
         raise QueryError(f"{path}: empty value")
@@ -138,8 +154,9 @@ def _check_create_date(text: str, path: str) -> str:
             raise ValueError
         datetime.strptime(text, "%Y%m%d")
     except ValueError:
-        raise QueryError(f'{path}: create_date "{text}" is not a YYYYMMDD date, '
-                         f'e.g. "20240131"') from None
+        raise QueryError(
+            f'{path}: create_date "{text}" is not a YYYYMMDD date, e.g. "20240131"'
+        ) from None
     return text
 
 
@@ -158,8 +175,9 @@ def check_video_length(text: str, path: str) -> str:
     length = text.upper().replace("-", "_")
     if length in VIDEO_LENGTHS:
         return length
-    raise QueryError(f'{path}: unknown video_length "{text}" — use one of '
-                     + ", ".join(VIDEO_LENGTHS))
+    raise QueryError(
+        f'{path}: unknown video_length "{text}" — use one of ' + ", ".join(VIDEO_LENGTHS)
+    )
 
 
 def condition(field: str, values: list[str]) -> dict[str, Any]:

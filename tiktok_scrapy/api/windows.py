@@ -39,8 +39,9 @@ class Window:
         if self.start > self.end:
             raise ValueError(f"window starts {self.start} after it ends {self.end}")
         if self.days > MAX_WINDOW_DAYS:
-            raise ValueError(f"window {self} spans {self.days} days; the API allows at most "
-                             f"{MAX_WINDOW_DAYS}")
+            raise ValueError(
+                f"window {self} spans {self.days} days; the API allows at most {MAX_WINDOW_DAYS}"
+            )
 
     @property
     def days(self) -> int:

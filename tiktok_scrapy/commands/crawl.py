@@ -29,8 +29,11 @@ class Command(ScrapyCrawlCommand):
             spargs = dict(opts.spargs)
             dry_run = str(spargs.pop("dry_run", "")).strip().lower() in TRUE
             opts.spargs = spargs
-            overrides = {k: v for k, v in spargs.items()
-                         if not k.startswith("_") and k not in ("config", "force")}
+            overrides = {
+                k: v
+                for k, v in spargs.items()
+                if not k.startswith("_") and k not in ("config", "force")
+            }
             try:
                 check_settings(self.settings)
                 if dry_run:

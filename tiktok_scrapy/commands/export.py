@@ -31,12 +31,24 @@ class Command(ScrapyCommand):
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
-        parser.add_argument("--collection", required=True,
-                            help="videos, users, comments, follow_edges, user_videos, ...")
-        parser.add_argument("-o", "--output", required=True, metavar="FILE",
-                            help="output file: .csv, .jsonl or .parquet")
-        parser.add_argument("--query", default=None, metavar="JSON",
-                            help='MongoDB filter, e.g. \'{"region_code": "US"}\'')
+        parser.add_argument(
+            "--collection",
+            required=True,
+            help="videos, users, comments, follow_edges, user_videos, ...",
+        )
+        parser.add_argument(
+            "-o",
+            "--output",
+            required=True,
+            metavar="FILE",
+            help="output file: .csv, .jsonl or .parquet",
+        )
+        parser.add_argument(
+            "--query",
+            default=None,
+            metavar="JSON",
+            help='MongoDB filter, e.g. \'{"region_code": "US"}\'',
+        )
         parser.add_argument("--fields", default=None, help="comma-separated fields to keep")
         parser.add_argument("--limit", type=int, default=None, help="at most N documents")
 
@@ -50,13 +62,15 @@ class Command(ScrapyCommand):
                 raise ExportError("MONGODB_URI is not set: export it or pass -s MONGODB_URI=...")
             format_for(opts.output)
             query = parse_query(opts.query)
-            fields = [f.strip() for f in opts.fields.split(",") if f.strip()] if opts.fields \
-                else None
+            fields = (
+                [f.strip() for f in opts.fields.split(",") if f.strip()] if opts.fields else None
+            )
             client = make_client(self.settings, uri)
             try:
                 db = client[self.settings.get("MONGODB_DATABASE") or "tiktok_research"]
-                count = export(db[opts.collection], opts.output, query=query, fields=fields,
-                               limit=opts.limit)
+                count = export(
+                    db[opts.collection], opts.output, query=query, fields=fields, limit=opts.limit
+                )
             finally:
                 client.close()
         except ExportError as exc:

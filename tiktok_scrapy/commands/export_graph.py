@@ -30,15 +30,27 @@ class Command(ScrapyCommand):
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
-        parser.add_argument("--input", "-i", dest="input", metavar="PATH",
-                            help="a network crawl's output folder or its follow_edges.jsonl")
-        parser.add_argument("-o", "--output", dest="outputs", action="append", metavar="FILE",
-                            help="*.graphml or *.csv (repeat for several)")
+        parser.add_argument(
+            "--input",
+            "-i",
+            dest="input",
+            metavar="PATH",
+            help="a network crawl's output folder or its follow_edges.jsonl",
+        )
+        parser.add_argument(
+            "-o",
+            "--output",
+            dest="outputs",
+            action="append",
+            metavar="FILE",
+            help="*.graphml or *.csv (repeat for several)",
+        )
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if not opts.input or not opts.outputs:
-            raise UsageError("give --input <crawl output folder> and -o <file.graphml|.csv>",
-                             print_help=False)
+            raise UsageError(
+                "give --input <crawl output folder> and -o <file.graphml|.csv>", print_help=False
+            )
         for output in opts.outputs:
             try:
                 print(export(Path(opts.input), Path(output)))

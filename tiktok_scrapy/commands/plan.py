@@ -37,8 +37,14 @@ class Command(ScrapyCommand):
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
-        parser.add_argument("-a", dest="spargs", action="append", default=[],
-                            metavar="NAME=VALUE", help="spider argument (may be repeated)")
+        parser.add_argument(
+            "-a",
+            dest="spargs",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="spider argument (may be repeated)",
+        )
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
@@ -66,19 +72,36 @@ def plan_text(spider_name: str, spargs: dict[str, str], settings: Any) -> str:
     chains = list(spider.plan())
     if isinstance(config, NetworkConfig):
         families = network_estimate(
-            len(config.inputs()), config.depth, len(config.directions()),
-            config.max_users_per_level, config.max_edges_per_user, config.max_count)
+            len(config.inputs()),
+            config.depth,
+            len(config.directions()),
+            config.max_users_per_level,
+            config.max_edges_per_user,
+            config.max_count,
+        )
     else:
         is_random = bool(getattr(config, "is_random", False))
         families = estimate(
-            (c.endpoint.name, pages_bound(
-                c.endpoint.name, int(c.body.get("max_count") or 100), is_random=is_random,
-                ids=_ids_in(c.body) if spider_name == "refresh" else None))
+            (
+                c.endpoint.name,
+                pages_bound(
+                    c.endpoint.name,
+                    int(c.body.get("max_count") or 100),
+                    is_random=is_random,
+                    ids=_ids_in(c.body) if spider_name == "refresh" else None,
+                ),
+            )
             for c in chains
         )
     windows = [str(c.window) for c in chains if c.window]
-    return format_plan(spider_name, [c.id for c in chains], windows, families,
-                       remaining_today(crawler.settings), config.max_requests)
+    return format_plan(
+        spider_name,
+        [c.id for c in chains],
+        windows,
+        families,
+        remaining_today(crawler.settings),
+        config.max_requests,
+    )
 
 
 def _ids_in(body: dict) -> int:
@@ -99,6 +122,5 @@ def remaining_today(settings: Any) -> dict[str, int | None]:
     left: dict[str, int | None] = {}
     for family, limit in limits.items():
         spend = spent.get(family)
-        left[family] = 0 if spend and spend.exhausted else limit - (spend.requests if spend
-                                                                    else 0)
+        left[family] = 0 if spend and spend.exhausted else limit - (spend.requests if spend else 0)
     return left

@@ -30,10 +30,17 @@ class Command(ScrapyCommand):
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
-        parser.add_argument("--all", dest="all_clients", action="store_true",
-                            help="every client key in the ledger, not only the configured one")
-        parser.add_argument("--ledger", metavar="PATH",
-                            help="SQLite ledger file to read (overrides TIKTOK_QUOTA_LEDGER)")
+        parser.add_argument(
+            "--all",
+            dest="all_clients",
+            action="store_true",
+            help="every client key in the ledger, not only the configured one",
+        )
+        parser.add_argument(
+            "--ledger",
+            metavar="PATH",
+            help="SQLite ledger file to read (overrides TIKTOK_QUOTA_LEDGER)",
+        )
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
@@ -44,8 +51,9 @@ class Command(ScrapyCommand):
             ledger.close()
 
 
-def report(ledger: QuotaLedger, settings: Any, *, all_clients: bool = False,
-           clock: ApiClock | None = None) -> str:
+def report(
+    ledger: QuotaLedger, settings: Any, *, all_clients: bool = False, clock: ApiClock | None = None
+) -> str:
     """The text ``scrapy quota`` prints."""
     clock = clock or ApiClock()
     limits = daily_limits(settings)
@@ -56,12 +64,15 @@ def report(ledger: QuotaLedger, settings: Any, *, all_clients: bool = False,
         if not key:
             raise UsageError(
                 "No client key: set TIKTOK_CLIENT_KEY (environment or -s), or use --all to "
-                "list every client in the ledger.", print_help=False,
+                "list every client in the ledger.",
+                print_help=False,
             )
         clients = [Client.from_key(key, settings.get("TIKTOK_API_URL"))]
     day = clock.day()
-    lines = [f"Quota for {day} (UTC); resets at 00:00 UTC, in "
-             f"{format_duration(clock.seconds_to_reset())}."]
+    lines = [
+        f"Quota for {day} (UTC); resets at 00:00 UTC, in "
+        f"{format_duration(clock.seconds_to_reset())}."
+    ]
     if not clients:
         lines.append("The ledger is empty.")
     for client in clients:

@@ -42,7 +42,12 @@ class Progress:
         p = self.crawler.spider.progress()
         logger.info(
             "Progress: %d/%d chains done (%d failed), %d pages, %d items, %d requests sent.",
-            p["done"], p["chains"], p["failed"], p["pages"], p["items"], p["requests"],
+            p["done"],
+            p["chains"],
+            p["failed"],
+            p["pages"],
+            p["items"],
+            p["requests"],
         )
 
     def spider_closed(self) -> None:

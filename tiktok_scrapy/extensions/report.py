@@ -87,8 +87,10 @@ class CrawlReport:
                 tally.update(dict(kept))
 
     def response_received(self, response: Response, request: Request) -> None:
-        if request.meta.get(meta.TOKEN_REQUEST) or (endpoint := endpoint_for_url(request.url)) \
-                is None:
+        if (
+            request.meta.get(meta.TOKEN_REQUEST)
+            or (endpoint := endpoint_for_url(request.url)) is None
+        ):
             return
         self.requests_at.setdefault(endpoint.family.value, Counter())[self._second()] += 1
 
@@ -120,23 +122,33 @@ class CrawlReport:
         }
         days = sorted(self.items_per_day)
         sections = [
-            _section("Items per day (by creation time, UTC)",
-                     bar_chart(days, [self.items_per_day[d] for d in days])),
+            _section(
+                "Items per day (by creation time, UTC)",
+                bar_chart(days, [self.items_per_day[d] for d in days]),
+            ),
             *(
-                _section(f"Requests over time — {family} quota (seconds since start)",
-                         bar_chart(*_binned(counts, seconds)))
+                _section(
+                    f"Requests over time — {family} quota (seconds since start)",
+                    bar_chart(*_binned(counts, seconds)),
+                )
                 for family, counts in sorted(self.requests_at.items())
             ),
             _section("Pages recorded over time", bar_chart(*_binned(self.pages_at, seconds))),
             _section("Outcomes of API responses", hbar_chart(self.outcomes.most_common())),
-            _section("Errors by kind", hbar_chart(self.errors.most_common(TOP))
-                     if self.errors else "<p>No errors.</p>"),
+            _section(
+                "Errors by kind",
+                hbar_chart(self.errors.most_common(TOP)) if self.errors else "<p>No errors.</p>",
+            ),
             _section("Top hashtags", hbar_chart(self.hashtags.most_common(TOP))),
-            _section("Top regions (account registration country)",
-                     hbar_chart(self.regions.most_common(TOP))),
+            _section(
+                "Top regions (account registration country)",
+                hbar_chart(self.regions.most_common(TOP)),
+            ),
         ]
-        rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
-                       for k, v in summary.items())
+        rows = "".join(
+            f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+            for k, v in summary.items()
+        )
         title = f"Crawl report — {html.escape(spider.name)} {html.escape(str(summary['query']))}"
         return (
             "<!DOCTYPE html><html><head><meta charset='utf-8'>"
@@ -148,8 +160,10 @@ class CrawlReport:
         )
 
 
-STYLE = ("body{font:14px sans-serif;margin:2em;max-width:800px}th{text-align:left;"
-         "padding-right:1em}svg{background:#fafafa}.note{color:#666}rect{fill:#3b6ea8}")
+STYLE = (
+    "body{font:14px sans-serif;margin:2em;max-width:800px}th{text-align:left;"
+    "padding-right:1em}svg{background:#fafafa}.note{color:#666}rect{fill:#3b6ea8}"
+)
 
 
 def _section(title: str, body: str) -> str:
@@ -179,13 +193,17 @@ def bar_chart(labels: list[str], values: list[int], width: int = 760, height: in
             f"width='{max(1.0, step - 1):.1f}' height='{h:.1f}'>"
             f"<title>{html.escape(label)}: {value}</title></rect>"
         )
-    axis = (f"<text x='45' y='18' text-anchor='end'>{top}</text>"
-            f"<text x='45' y='{10 + plot_h}' text-anchor='end'>0</text>"
-            f"<text x='50' y='{height - 8}'>{html.escape(labels[0])}</text>"
-            f"<text x='{width - 10}' y='{height - 8}' text-anchor='end'>"
-            f"{html.escape(labels[-1])}</text>")
-    return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
-            f"font-size='11'>{''.join(bars)}{axis}</svg>")
+    axis = (
+        f"<text x='45' y='18' text-anchor='end'>{top}</text>"
+        f"<text x='45' y='{10 + plot_h}' text-anchor='end'>0</text>"
+        f"<text x='50' y='{height - 8}'>{html.escape(labels[0])}</text>"
+        f"<text x='{width - 10}' y='{height - 8}' text-anchor='end'>"
+        f"{html.escape(labels[-1])}</text>"
+    )
+    return (
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
+        f"font-size='11'>{''.join(bars)}{axis}</svg>"
+    )
 
 
 def hbar_chart(pairs: list[tuple[str, int]], width: int = 760) -> str:
@@ -204,5 +222,7 @@ def hbar_chart(pairs: list[tuple[str, int]], width: int = 760) -> str:
             f"<title>{html.escape(label)}: {value}</title></rect>"
             f"<text x='{label_w + w + 4:.1f}' y='{y + 14}'>{value}</text>"
         )
-    return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' "
-            f"height='{row * len(pairs) + 4}' font-size='12'>{''.join(rows)}</svg>")
+    return (
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' "
+        f"height='{row * len(pairs) + 4}' font-size='12'>{''.join(rows)}</svg>"
+    )

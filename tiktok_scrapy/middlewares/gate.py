@@ -23,7 +23,6 @@ from tiktok_scrapy.closing import close_spider_soon
 logger = logging.getLogger(__name__)
 
 
-
 class ChainGateMiddleware:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
@@ -45,7 +44,8 @@ class ChainGateMiddleware:
             stats.inc_value("tiktok/gate/dropped")
             logger.debug(
                 "Dropped a request of chain %s page %s: not the page the chain expects next.",
-                request.meta.get(meta.CHAIN), request.meta.get(meta.PAGE),
+                request.meta.get(meta.CHAIN),
+                request.meta.get(meta.PAGE),
             )
             raise IgnoreRequest("not the page its chain expects next (stale or duplicate)")
         budget = getattr(getattr(spider, "config", None), "max_requests", None)

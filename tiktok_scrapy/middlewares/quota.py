@@ -84,15 +84,18 @@ def _open_or_fall_back(settings: BaseSettings) -> QuotaLedger:
     except (OSError, sqlite3.Error) as error:
         logger.warning(
             "The quota ledger cannot be opened (%s): counting this crawl's quota in memory "
-            "only. Set TIKTOK_QUOTA_LEDGER to a writable file to keep it across crawls.", error,
+            "only. Set TIKTOK_QUOTA_LEDGER to a writable file to keep it across crawls.",
+            error,
         )
         return SqliteLedger(":memory:")
 
 
 def daily_limits(settings: BaseSettings) -> dict[str, int]:
     """TIKTOK_QUOTA_DAILY_REQUESTS over the documented limits (a partial dict keeps the rest)."""
-    return {**DOCUMENTED_LIMITS,
-            **{k: int(v) for k, v in settings.getdict("TIKTOK_QUOTA_DAILY_REQUESTS").items()}}
+    return {
+        **DOCUMENTED_LIMITS,
+        **{k: int(v) for k, v in settings.getdict("TIKTOK_QUOTA_DAILY_REQUESTS").items()},
+    }
 
 
 def request_endpoint(request: Request) -> Endpoint | None:
@@ -223,7 +226,9 @@ class QuotaMiddleware:
                 "Daily %r quota spent (%s on %s, API UTC day); it resets at 00:00 UTC, in %s. "
                 "Closing the crawl (quota_exhausted): run it again with the same JOBDIR to "
                 "continue, or set TIKTOK_QUOTA_ON_EXHAUSTED=wait.",
-                family, await self._spend_text(family, day, limit), day,
+                family,
+                await self._spend_text(family, day, limit),
+                day,
                 format_duration(self.api_clock.seconds_to_reset()),
             )
             close_spider_soon(self.crawler, "quota_exhausted")
@@ -238,8 +243,11 @@ class QuotaMiddleware:
             logger.warning(
                 "Daily %r quota spent (%s on %s, API UTC day); waiting %s until it resets "
                 "(00:00 UTC + %.0f s).",
-                family, await self._spend_text(family, day, limit), day,
-                format_duration(seconds), self.wait_margin,
+                family,
+                await self._spend_text(family, day, limit),
+                day,
+                format_duration(seconds),
+                self.wait_margin,
             )
         await self.sleep(seconds)
 
@@ -256,24 +264,29 @@ class QuotaMiddleware:
             await self._count_records(request, family, result.payload)
         return response
 
-    async def _on_quota_error(self, request: Request, family: str, code: str,
-                              log_id: str | None) -> Request:
+    async def _on_quota_error(
+        self, request: Request, family: str, code: str, log_id: str | None
+    ) -> Request:
         day = self.api_clock.day()
         self.stats.inc_value("tiktok/quota/429")
         if self.ledger is not None and self.client is not None:
             await asyncio.to_thread(self.ledger.mark_exhausted, self.client, family, day)
         else:
             self._exhausted_here.add((family, day))
-        logger.info("The API reports the %r quota spent (%s, log_id %s); marking %s exhausted.",
-                    family, code, log_id or "-", day)
+        logger.info(
+            "The API reports the %r quota spent (%s, log_id %s); marking %s exhausted.",
+            family,
+            code,
+            log_id or "-",
+            day,
+        )
         retry = request.copy()
         retry.meta.pop(meta.QUOTA_RESERVED, None)
         retry.headers.pop(b"Authorization", None)
         retry.dont_filter = True
         return retry
 
-    async def _count_records(self, request: Request, family: str,
-                             payload: dict[str, Any]) -> None:
+    async def _count_records(self, request: Request, family: str, payload: dict[str, Any]) -> None:
         endpoint = request_endpoint(request)
         data = payload.get("data")
         if endpoint is None or not isinstance(data, dict):
@@ -297,5 +310,4 @@ class QuotaMiddleware:
         self.spent_this_crawl[family] -= 1
         self.stats.inc_value(f"tiktok/quota/requests/{family}", -1)
         if self.ledger is not None and self.client is not None:
-            await asyncio.to_thread(self.ledger.release, self.client, family,
-                                    self.api_clock.day())
+            await asyncio.to_thread(self.ledger.release, self.client, family, self.api_clock.day())

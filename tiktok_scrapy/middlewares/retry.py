@@ -112,11 +112,13 @@ class ApiRetryMiddleware:
         if result.outcome in PASS_THROUGH:
             return response
         if result.outcome is Outcome.RETRY:
-            retry = await self._retry(request, result.code, result, meta.RETRY_TIMES,
-                                      self.retry_times)
+            retry = await self._retry(
+                request, result.code, result, meta.RETRY_TIMES, self.retry_times
+            )
         elif result.outcome is Outcome.SEARCH_ID_INVALID:
-            retry = await self._retry(request, result.code, result, meta.SEARCH_ID_RETRIES,
-                                      self.search_id_retry_times)
+            retry = await self._retry(
+                request, result.code, result, meta.SEARCH_ID_RETRIES, self.search_id_retry_times
+            )
         else:
             retry = None
         if retry is not None:
@@ -132,8 +134,14 @@ class ApiRetryMiddleware:
         ):
             return None
         reason = global_object_name(type(exception)).rsplit(".", 1)[-1]
-        return await self._retry(request, reason, None, meta.RETRY_TIMES, self.retry_times,
-                                 detail=str(exception) or reason)
+        return await self._retry(
+            request,
+            reason,
+            None,
+            meta.RETRY_TIMES,
+            self.retry_times,
+            detail=str(exception) or reason,
+        )
 
     async def _retry(
         self,
@@ -150,14 +158,16 @@ class ApiRetryMiddleware:
             detail = f"{result.code}: {result.message or '-'} (log_id {result.log_id or '-'})"
         if done >= max_times:
             self.stats.inc_value("tiktok/retry/max_reached")
-            logger.warning(
-                "Gave up on %s after %d retries: %s", describe(request), done, detail
-            )
+            logger.warning("Gave up on %s after %d retries: %s", describe(request), done, detail)
             return None
         delay = backoff_delay(done, self.backoff_base, self.backoff_max, self.jitter)
         logger.debug(
             "Retrying %s (retry %d/%d) in %.1f s: %s",
-            describe(request), done + 1, max_times, delay, detail,
+            describe(request),
+            done + 1,
+            max_times,
+            delay,
+            detail,
         )
         self.stats.inc_value("tiktok/retry/count")
         self.stats.inc_value(f"tiktok/retry/reason_count/{reason}")

@@ -52,8 +52,11 @@ DEFAULT_EXPIRES_IN = 7200.0
 # Token endpoint errors worth retrying; any other ``error`` means the credentials are wrong.
 TRANSIENT_TOKEN_ERRORS = frozenset({"server_error", "temporarily_unavailable"})
 AUTHORIZATION = b"Authorization"
+
+
 def read_credentials(settings: BaseSettings) -> tuple[str | None, str | None]:
     """(client key, client secret) from settings, else from the environment; None if unset."""
+
     def read(name: str) -> str | None:
         value = str(settings.get(name) or os.environ.get(name) or "").strip()
         return value or None
@@ -115,11 +118,18 @@ class TokenMiddleware:
         if used is not None and used == self._token:
             self._token = None
         if request.meta.get(meta.AUTH_RETRIED):
-            logger.warning("Access token rejected twice for <%s %s>; passing the 401 on.",
-                           request.method, request.url)
+            logger.warning(
+                "Access token rejected twice for <%s %s>; passing the 401 on.",
+                request.method,
+                request.url,
+            )
             return response
-        logger.info("Access token rejected (HTTP %d); resending <%s %s> with a new token.",
-                    response.status, request.method, request.url)
+        logger.info(
+            "Access token rejected (HTTP %d); resending <%s %s> with a new token.",
+            response.status,
+            request.method,
+            request.url,
+        )
         retry = request.copy()
         retry.meta[meta.AUTH_RETRIED] = True
         retry.dont_filter = True
@@ -185,7 +195,9 @@ class TokenMiddleware:
         logger.error(
             "Could not get an access token from %s after %d attempts (last: %s); the crawl "
             "stops. Run it again later with the same JOBDIR to resume.",
-            self.token_url, self.retry_times, problem,
+            self.token_url,
+            self.retry_times,
+            problem,
         )
         self._fail("token_unavailable")
 
@@ -210,21 +222,25 @@ class TokenMiddleware:
             f"{': ' + description if description else ''} (log_id {log_id or '-'})"
         )
         transient = (
-            code in TRANSIENT_TOKEN_ERRORS or response.status >= 500
-            or response.status in {408, 429} or (not code and response.status == 200)
+            code in TRANSIENT_TOKEN_ERRORS
+            or response.status >= 500
+            or response.status in {408, 429}
+            or (not code and response.status == 200)
         )
         if transient:
             return problem
         if code:
             logger.error(
                 "TikTok rejected the client credentials (%s): check TIKTOK_CLIENT_KEY and "
-                "TIKTOK_CLIENT_SECRET.", problem,
+                "TIKTOK_CLIENT_SECRET.",
+                problem,
             )
             self._fail("invalid_credentials")
         else:
             logger.error(
                 "The token endpoint %s answered %s: check TIKTOK_API_URL.",
-                self.token_url, problem,
+                self.token_url,
+                problem,
             )
             self._fail("token_unavailable")
         return problem
@@ -247,7 +263,5 @@ def _token_error(payload: dict[str, Any]) -> tuple[str, str, str | None]:
     """(error code, description, log_id) of a token error, flat or enveloped."""
     error = payload.get("error")
     if isinstance(error, dict):
-        return (str(error.get("code") or ""), str(error.get("message") or ""),
-                error.get("log_id"))
-    return (str(error or ""), str(payload.get("error_description") or ""),
-            payload.get("log_id"))
+        return (str(error.get("code") or ""), str(error.get("message") or ""), error.get("log_id"))
+    return (str(error or ""), str(payload.get("error_description") or ""), payload.get("log_id"))

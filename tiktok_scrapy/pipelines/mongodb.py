@@ -77,10 +77,15 @@ class MongoDBPipeline:
         config = self._config()
         to_jsonable = getattr(config, "to_jsonable", None)
         spider = getattr(self.crawler.spider, "name", None)
-        return [documents.crawl_start_write(
-            crawl_id, spider, to_jsonable() if callable(to_jsonable) else None,
-            self._query_id(), documents.utcnow(),
-        )]
+        return [
+            documents.crawl_start_write(
+                crawl_id,
+                spider,
+                to_jsonable() if callable(to_jsonable) else None,
+                self._query_id(),
+                documents.utcnow(),
+            )
+        ]
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -88,13 +93,19 @@ class MongoDBPipeline:
         try:
             await self.store.open()
         except MongoUnavailable as exc:
-            logger.error("%s. Start MongoDB or fix MONGODB_URI (or unset it to write JSONL "
-                         "feeds); closing the spider.", exc)
+            logger.error(
+                "%s. Start MongoDB or fix MONGODB_URI (or unset it to write JSONL "
+                "feeds); closing the spider.",
+                exc,
+            )
             await self.store.close()
             raise CloseSpider(UNAVAILABLE) from None
         register(self.crawler, self.store)
-        logger.info("storing items in MongoDB %s, database %r",
-                    self.store.safe_uri, self.store.database_name)
+        logger.info(
+            "storing items in MongoDB %s, database %r",
+            self.store.safe_uri,
+            self.store.database_name,
+        )
 
     async def spider_opened(self) -> None:
         writes = self._crawl_start_writes()
@@ -115,13 +126,11 @@ class MongoDBPipeline:
         if crawl_id is not None and not self.store.down:
             writes = self._crawl_start_writes()
             stats = dict(self.crawler.stats.get_stats())
-            writes.append(documents.crawl_end_write(crawl_id, reason, stats,
-                                                    documents.utcnow()))
+            writes.append(documents.crawl_end_write(crawl_id, reason, stats, documents.utcnow()))
             try:
                 await self.store.write(writes, now=True)
             except Exception as exc:
-                logger.warning("could not record the end of crawl %s in MongoDB: %s",
-                               crawl_id, exc)
+                logger.warning("could not record the end of crawl %s in MongoDB: %s", crawl_id, exc)
         await self.store.close()
 
     # --- items and pages -----------------------------------------------------------------
@@ -134,8 +143,12 @@ class MongoDBPipeline:
         query_id = provenance.get("query_id") or self._query_id()
         writes = self._crawl_start_writes()
         writes += documents.item_writes(
-            item.collection, item, crawl_id=crawl_id, query_id=query_id,
-            now=documents.utcnow(), snapshots=self.store.snapshots,
+            item.collection,
+            item,
+            crawl_id=crawl_id,
+            query_id=query_id,
+            now=documents.utcnow(),
+            snapshots=self.store.snapshots,
         )
         await self._write_or_stop(writes)
         return item
@@ -166,7 +179,11 @@ class MongoDBPipeline:
         if self._closing is not None:
             return
         self.crawler.stats.set_value("tiktok/mongodb/unavailable", True)
-        logger.error("MongoDB at %s is unavailable: stopping the crawl (reason %s); resume "
-                     "with the same JOBDIR once it is back.", self.store.safe_uri, UNAVAILABLE)
+        logger.error(
+            "MongoDB at %s is unavailable: stopping the crawl (reason %s); resume "
+            "with the same JOBDIR once it is back.",
+            self.store.safe_uri,
+            UNAVAILABLE,
+        )
         engine = self.crawler.engine
         self._closing = asyncio.ensure_future(engine.close_spider_async(reason=UNAVAILABLE))

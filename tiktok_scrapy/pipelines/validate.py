@@ -83,7 +83,10 @@ class ValidationPipeline:
                 self._reported_keys.add((collection, key))
                 logger.info(
                     "%s: key %r is not in the codebook; kept (counted in "
-                    "tiktok/validation/unknown_keys/%s)", collection, key, collection,
+                    "tiktok/validation/unknown_keys/%s)",
+                    collection,
+                    key,
+                    collection,
                 )
 
     async def _quarantine_item(self, collection: str, item: dict[str, Any], reason: str) -> None:
@@ -95,8 +98,11 @@ class ValidationPipeline:
             await store.write([invalid_write(collection, item, reason, crawl_id, now)])
             return
         record = {
-            "collection": collection, "reason": reason, "crawl_id": crawl_id,
-            "at": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "item": item,
+            "collection": collection,
+            "reason": reason,
+            "crawl_id": crawl_id,
+            "at": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "item": item,
         }
         out = self._open_quarantine()
         out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")

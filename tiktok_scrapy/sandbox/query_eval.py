@@ -40,6 +40,7 @@ def video_length_category(duration: float) -> str:
 
 # --- what each field reads from a video: one value, or several for list-valued fields ---
 
+
 def _one(key: str) -> Callable[[Video], tuple]:
     def get(video: Video) -> tuple:
         value = video.get(key)

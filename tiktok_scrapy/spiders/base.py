@@ -50,7 +50,6 @@ from tiktok_scrapy.signals import page_items, page_recorded
 logger = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class Chain:
     """One paginated sequence: endpoint + body (without cursor/search_id) + its input."""
@@ -166,7 +165,9 @@ class ResearchApiSpider(Spider):
         if stored:
             logger.info(
                 "Resuming from %s: %d chains stored, %d finished.",
-                self.store.path, len(stored), finished,
+                self.store.path,
+                len(stored),
+                finished,
             )
         try:
             chains = list(self._all_chains(stored))
@@ -203,13 +204,15 @@ class ResearchApiSpider(Spider):
         if stored and stored != fingerprint and not self.force:
             logger.error(
                 "JOBDIR %s belongs to a crawl with a different config; resume with the same "
-                "config, use a new JOBDIR, or add -a force=true to resume anyway.", jobdir,
+                "config, use a new JOBDIR, or add -a force=true to resume anyway.",
+                jobdir,
             )
             raise CloseSpider("config_mismatch")
         if self.store.get_meta("finished") and not self.force:
             logger.info(
                 "The job in JOBDIR %s is finished: nothing to do (use a new JOBDIR for a new "
-                "crawl).", jobdir,
+                "crawl).",
+                jobdir,
             )
             raise CloseSpider("already_finished")
         self.store.set_meta("config_fingerprint", fingerprint)
@@ -301,20 +304,30 @@ class ResearchApiSpider(Spider):
             logger.error(
                 "The API rejected a freshly fetched access token (%s %s, log_id %s): check "
                 "that the client key is approved for the Research API; stopping.",
-                classified.code, classified.message, classified.log_id,
+                classified.code,
+                classified.message,
+                classified.log_id,
             )
             raise CloseSpider("auth_failed")
         else:
             logger.error(
                 "The API refused a request of chain %s: %s %s (log_id %s). This is a bug in the "
                 "request or a missing API approval; stopping.",
-                chain.id, classified.code, classified.message, classified.log_id,
+                chain.id,
+                classified.code,
+                classified.message,
+                classified.log_id,
             )
             self._end_chain(chain, state, FAILED, f"{classified.code}: {classified.message}")
             raise CloseSpider("api_error")
 
     def _on_data(
-        self, response: Response, chain: Chain, state: ChainState, data: dict, record: dict,
+        self,
+        response: Response,
+        chain: Chain,
+        state: ChainState,
+        data: dict,
+        record: dict,
         log_id: str | None,
     ) -> Iterator[Any]:
         endpoint = chain.endpoint
@@ -443,7 +456,12 @@ class ResearchApiSpider(Spider):
         logger.warning("Chain %s: %s — restarting it without its search_id.", chain.id, message)
         self.crawler.stats.inc_value("tiktok/chains/restarted")
         new_state = copy_state(
-            state, epoch=state.epoch + 1, page=0, cursor=None, search_id=None, pages=0,
+            state,
+            epoch=state.epoch + 1,
+            page=0,
+            cursor=None,
+            search_id=None,
+            pages=0,
             empty_pages=0,
         )
         self.states[chain.id] = new_state
@@ -459,7 +477,9 @@ class ResearchApiSpider(Spider):
             return
         logger.warning(
             "Chain %s keeps failing (%s): split into %s.",
-            chain.id, reason, ", ".join(c.id for c in children),
+            chain.id,
+            reason,
+            ", ".join(c.id for c in children),
         )
         for child in children:
             self.chains[child.id] = child
@@ -580,10 +600,17 @@ class ResearchApiSpider(Spider):
         logger.info(
             "Crawl %s closed (%s): %d/%d chains done, %d failed, %d items, %d requests for %d "
             "pages (%s requests per page).%s",
-            self.crawl_id, reason, progress["done"], progress["chains"], progress["failed"],
-            progress["items"], self.requests_sent, pages_needed,
+            self.crawl_id,
+            reason,
+            progress["done"],
+            progress["chains"],
+            progress["failed"],
+            progress["items"],
+            self.requests_sent,
+            pages_needed,
             f"{ratio:.3f}" if ratio is not None else "n/a",
-            "" if finished or not self.settings.get("JOBDIR")
+            ""
+            if finished or not self.settings.get("JOBDIR")
             else f" Resume with the same -s JOBDIR={self.settings.get('JOBDIR')}.",
         )
 

@@ -178,7 +178,9 @@ class PlaylistsSpider(InputSpider):
     endpoint_name = "playlists"
     item_class = Playlist
     playlist_keys: ClassVar[tuple[str, ...]] = (
-        "playlist_name", "playlist_item_total", "playlist_last_updated",
+        "playlist_name",
+        "playlist_item_total",
+        "playlist_last_updated",
     )
 
     def parse_page(self, response: Response) -> Iterator[Any]:
@@ -201,7 +203,10 @@ class PlaylistsSpider(InputSpider):
         playlist = {k: v for k, v in state.extra.items() if k != "video_ids"}
         return [
             Playlist(
-                {"playlist_id": data.get("playlist_id", chain.input), **playlist,
-                 "playlist_video_ids": list(dict.fromkeys(video_ids))}
+                {
+                    "playlist_id": data.get("playlist_id", chain.input),
+                    **playlist,
+                    "playlist_video_ids": list(dict.fromkeys(video_ids)),
+                }
             )
         ]

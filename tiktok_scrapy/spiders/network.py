@@ -90,8 +90,11 @@ class NetworkSpider(ResearchApiSpider):
         room = len(records) if cap is None else max(0, cap - len(listed))
         items: list[ApiItem] = []
         for account in records[:room]:
-            edge = (follow_edge(chain.input, account, chain.endpoint.name == "followers")
-                    if isinstance(account, dict) else None)
+            edge = (
+                follow_edge(chain.input, account, chain.endpoint.name == "followers")
+                if isinstance(account, dict)
+                else None
+            )
             if edge is None:
                 continue
             listed.append(account["username"])
@@ -151,8 +154,11 @@ class NetworkSpider(ResearchApiSpider):
         if nxt > self.config.depth or any(chain_level(c) == nxt for c in self.chains):
             return []
         lists = sorted(
-            (c for c in self.chains.values()
-             if chain_level(c.id) == level and c.endpoint.name != USERS),
+            (
+                c
+                for c in self.chains.values()
+                if chain_level(c.id) == level and c.endpoint.name != USERS
+            ),
             key=lambda c: (c.input, c.endpoint.name),
         )
         if not lists or not all(self._ended(c.id) for c in lists):
@@ -166,7 +172,10 @@ class NetworkSpider(ResearchApiSpider):
         names = list(found)[: self.config.max_users_per_level or None]
         logger.info(
             "Network level %d: %d new accounts (%d found in level %d's lists).",
-            nxt, len(names), len(found), level,
+            nxt,
+            len(names),
+            len(found),
+            level,
         )
         self.crawler.stats.set_value(f"tiktok/network/level_{nxt}/users", len(names))
         requests: list[Request] = []

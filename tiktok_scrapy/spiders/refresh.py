@@ -49,8 +49,9 @@ def day_of_id(video_id: int) -> date:
     return datetime.fromtimestamp(video_id >> 32, UTC).date()
 
 
-def batches(ids: list[int], size: int = IDS_PER_REQUEST,
-            max_days: int = MAX_WINDOW_DAYS) -> list[tuple[Window, list[int]]]:
+def batches(
+    ids: list[int], size: int = IDS_PER_REQUEST, max_days: int = MAX_WINDOW_DAYS
+) -> list[tuple[Window, list[int]]]:
     """Ids sorted by creation day, cut into batches of <= ``size`` within <= ``max_days``."""
     out: list[tuple[Window, list[int]]] = []
     batch: list[int] = []
@@ -102,8 +103,10 @@ class RefreshSpider(ResearchApiSpider):
         if uri:
             return self._ids_from_mongodb(uri)
         if not self.config.from_output:
-            logger.error("refresh: nothing to refresh from — set MONGODB_URI, or give "
-                         "from_output: <a videos crawl's output folder or videos.jsonl>")
+            logger.error(
+                "refresh: nothing to refresh from — set MONGODB_URI, or give "
+                "from_output: <a videos crawl's output folder or videos.jsonl>"
+            )
             raise CloseSpider("no_input")
         path = self.config.resolve(self.config.from_output)
         files = [path] if path.is_file() else sorted(path.rglob("videos.jsonl"))
@@ -112,8 +115,11 @@ class RefreshSpider(ResearchApiSpider):
             raise CloseSpider("no_input")
         ids: list[int] = []
         for file in files:
-            ids += [row["id"] for row in _rows(file)
-                    if isinstance(row.get("id"), int) and self._old(_crawled_at(row))]
+            ids += [
+                row["id"]
+                for row in _rows(file)
+                if isinstance(row.get("id"), int) and self._old(_crawled_at(row))
+            ]
         return ids
 
     def _old(self, seen: datetime | None) -> bool:
@@ -125,8 +131,7 @@ class RefreshSpider(ResearchApiSpider):
         client = make_client(self.settings, uri)
         try:
             videos = client[self.settings.get("MONGODB_DATABASE")]["videos"]
-            query = {"last_seen": {"$lte": self.cutoff},
-                     "unavailable_since": {"$exists": False}}
+            query = {"last_seen": {"$lte": self.cutoff}, "unavailable_since": {"$exists": False}}
             return [int(doc["id"]) for doc in videos.find(query, {"id": 1}) if "id" in doc]
         finally:
             client.close()
@@ -134,17 +139,29 @@ class RefreshSpider(ResearchApiSpider):
     # --- chains and items ------------------------------------------------------------
     def plan(self) -> Iterator[Chain]:
         ids = self.stored_ids()
-        logger.info("refresh: %d stored videos last seen before %s.", len(ids),
-                    self.cutoff.isoformat(timespec="seconds"))
+        logger.info(
+            "refresh: %d stored videos last seen before %s.",
+            len(ids),
+            self.cutoff.isoformat(timespec="seconds"),
+        )
         for number, (window, batch) in enumerate(batches(ids, self.config.max_count)):
             start, end = window.api_dates()
             yield Chain(
                 id=f"refresh:{start}-{end}:{number}",
                 endpoint=self.endpoint,
                 body={
-                    "query": {"and": [{"field_name": "video_id", "operation": "IN",
-                                       "field_values": [str(i) for i in batch]}]},
-                    "start_date": start, "end_date": end, "max_count": self.config.max_count,
+                    "query": {
+                        "and": [
+                            {
+                                "field_name": "video_id",
+                                "operation": "IN",
+                                "field_values": [str(i) for i in batch],
+                            }
+                        ]
+                    },
+                    "start_date": start,
+                    "end_date": end,
+                    "max_count": self.config.max_count,
                 },
                 input=str(window),
                 window=window,
@@ -167,8 +184,7 @@ class RefreshSpider(ResearchApiSpider):
         self.crawler.stats.inc_value("tiktok/refresh/checked", len(asked))
         self.crawler.stats.inc_value("tiktok/refresh/unavailable", len(gone))
         self._mark_in_mongodb(gone, since)
-        return [*videos, *(UnavailableVideo({"id": i, "unavailable_since": since})
-                           for i in gone)]  # type: ignore[list-item]
+        return [*videos, *(UnavailableVideo({"id": i, "unavailable_since": since}) for i in gone)]  # type: ignore[list-item]
 
     def _mark_in_mongodb(self, ids: list[int], since: str) -> None:
         from tiktok_scrapy.storage.documents import Write
@@ -178,14 +194,23 @@ class RefreshSpider(ResearchApiSpider):
         if store is None or not ids:
             return
         when = datetime.fromisoformat(since)
-        store.submit([Write("videos", "upsert", {"$set": {"unavailable_since": when}},
-                            {"id": i}) for i in ids])
+        store.submit(
+            [
+                Write("videos", "upsert", {"$set": {"unavailable_since": when}}, {"id": i})
+                for i in ids
+            ]
+        )
 
     def _spider_closed(self, reason: str) -> None:
         super()._spider_closed(reason)
-        logger.info("refresh: %d videos checked, %d no longer available%s.", self.checked,
-                    self.unavailable, "" if self.unavailable == 0 else
-                    " (listed in unavailable.jsonl, or unavailable_since in MongoDB)")
+        logger.info(
+            "refresh: %d videos checked, %d no longer available%s.",
+            self.checked,
+            self.unavailable,
+            ""
+            if self.unavailable == 0
+            else " (listed in unavailable.jsonl, or unavailable_since in MongoDB)",
+        )
 
 
 def _rows(path: Path) -> Iterator[dict]:

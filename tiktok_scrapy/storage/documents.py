@@ -69,8 +69,12 @@ def item_writes(
         snapshot = {f: item[f] for f in counts if f in item}
         snapshot.update(at=now, query_id=query_id)
         writes.append(
-            Write(f"{collection}_snapshots", "upsert", {"$set": snapshot},
-                  {**key, "crawl_id": crawl_id})
+            Write(
+                f"{collection}_snapshots",
+                "upsert",
+                {"$set": snapshot},
+                {**key, "crawl_id": crawl_id},
+            )
         )
     return writes
 
@@ -88,8 +92,12 @@ def invalid_write(
 ) -> Write:
     """A quarantined item: what it was, why it failed, when."""
     doc = {
-        "_id": ObjectId(), "collection": collection, "reason": reason,
-        "crawl_id": crawl_id, "at": now, "item": dict(item),
+        "_id": ObjectId(),
+        "collection": collection,
+        "reason": reason,
+        "crawl_id": crawl_id,
+        "at": now,
+        "item": dict(item),
     }
     return Write("invalid_items", "insert", doc)
 
@@ -104,10 +112,12 @@ def crawl_start_write(
     return Write("crawls", "upsert", update, {"crawl_id": crawl_id})
 
 
-def crawl_end_write(crawl_id: str, reason: str | None, stats: dict[str, Any],
-                    now: datetime) -> Write:
-    update = {"$set": {"finished_at": now, "finish_reason": reason,
-                       "stats": mongo_safe_stats(stats)}}
+def crawl_end_write(
+    crawl_id: str, reason: str | None, stats: dict[str, Any], now: datetime
+) -> Write:
+    update = {
+        "$set": {"finished_at": now, "finish_reason": reason, "stats": mongo_safe_stats(stats)}
+    }
     return Write("crawls", "upsert", update, {"crawl_id": crawl_id})
 
 

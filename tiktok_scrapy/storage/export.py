@@ -26,9 +26,7 @@ class ExportError(Exception):
 def format_for(path: str) -> str:
     fmt = FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
-        raise ExportError(
-            f"cannot tell the format of {path!r}: name it .csv, .jsonl or .parquet"
-        )
+        raise ExportError(f"cannot tell the format of {path!r}: name it .csv, .jsonl or .parquet")
     return fmt
 
 
@@ -39,15 +37,17 @@ def parse_query(text: str | None) -> dict[str, Any]:
     try:
         query = json_util.loads(text)
     except ValueError as exc:
-        raise ExportError(f"--query is not valid JSON ({exc}): e.g. '{{\"region_code\": \"US\"}}'"
-                          ) from None
+        raise ExportError(
+            f'--query is not valid JSON ({exc}): e.g. \'{{"region_code": "US"}}\''
+        ) from None
     if not isinstance(query, dict):
-        raise ExportError("--query must be a JSON object, e.g. '{\"region_code\": \"US\"}'")
+        raise ExportError('--query must be a JSON object, e.g. \'{"region_code": "US"}\'')
     return query
 
 
-def find(collection: Any, query: dict[str, Any], fields: list[str] | None,
-         limit: int | None) -> Iterator[dict[str, Any]]:
+def find(
+    collection: Any, query: dict[str, Any], fields: list[str] | None, limit: int | None
+) -> Iterator[dict[str, Any]]:
     projection: dict[str, int] = {f: 1 for f in fields} if fields else {}
     if not fields or "_id" not in fields:
         projection["_id"] = 0
@@ -57,8 +57,14 @@ def find(collection: Any, query: dict[str, Any], fields: list[str] | None,
     return iter(cursor)
 
 
-def export(collection: Any, path: str, *, query: dict[str, Any] | None = None,
-           fields: list[str] | None = None, limit: int | None = None) -> int:
+def export(
+    collection: Any,
+    path: str,
+    *,
+    query: dict[str, Any] | None = None,
+    fields: list[str] | None = None,
+    limit: int | None = None,
+) -> int:
     """Write the matching documents to ``path``; the number written."""
     fmt = format_for(path)
     if fmt == "parquet":

@@ -19,8 +19,7 @@ NATURAL_KEYS: dict[str, tuple[str, ...]] = {
 # Engagement counts kept per crawl in <collection>_snapshots (MONGODB_SNAPSHOTS).
 SNAPSHOT_FIELDS: dict[str, tuple[str, ...]] = {
     "videos": ("like_count", "comment_count", "share_count", "view_count", "favorites_count"),
-    "user_videos": ("like_count", "comment_count", "share_count", "view_count",
-                    "favorites_count"),
+    "user_videos": ("like_count", "comment_count", "share_count", "view_count", "favorites_count"),
     "comments": ("like_count", "reply_count"),
     "users": ("follower_count", "following_count", "likes_count", "video_count"),
     "playlists": ("playlist_item_total",),
@@ -38,8 +37,12 @@ def _natural(collection: str) -> IndexModel:
 
 INDEXES: dict[str, list[IndexModel]] = {
     "videos": [
-        _natural("videos"), _index("username"), _index("create_time"),
-        _index("hashtag_names"), _index("region_code"), _index("_queries.query_id"),
+        _natural("videos"),
+        _index("username"),
+        _index("create_time"),
+        _index("hashtag_names"),
+        _index("region_code"),
+        _index("_queries.query_id"),
     ],
     "comments": [_natural("comments"), _index("video_id")],
     "users": [_natural("users")],

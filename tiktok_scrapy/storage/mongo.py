@@ -252,9 +252,7 @@ class MongoStore:
         attempt = 0
         while todo:
             try:
-                self.db[collection].bulk_write(
-                    [to_pymongo(writes[i]) for i in todo], ordered=False
-                )
+                self.db[collection].bulk_write([to_pymongo(writes[i]) for i in todo], ordered=False)
                 return failures
             except BulkWriteError as exc:
                 retry: list[int] = []
@@ -282,7 +280,11 @@ class MongoStore:
                 attempt += 1
                 logger.warning(
                     "MongoDB write to %s failed (%s); retry %d/%d in %.1fs",
-                    collection, short_error(exc), attempt, self.retry_times, delay,
+                    collection,
+                    short_error(exc),
+                    attempt,
+                    self.retry_times,
+                    delay,
                 )
                 if delay > 0:
                     time.sleep(delay)  # in the writer thread, not on the event loop

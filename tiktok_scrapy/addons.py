@@ -52,9 +52,10 @@ class TikTokAddon:
         outdir = resolve_output_dir(settings, spider.name)
         _replace(settings, "TIKTOK_OUTPUT_DIR", str(outdir))
         checking = bool(os.environ.get("SCRAPY_CHECK"))  # `scrapy check` runs no feeds
-        if not settings.getdict("FEEDS") and not mongodb_uri(settings) and not checking:
+        with_mongodb = bool(mongodb_uri(settings))
+        if not settings.getdict("FEEDS") and not with_mongodb and not checking:
             _replace(settings, "FEEDS", default_feeds(outdir, spider))
-        if not mongodb_uri(settings) and settings.getpriority("CONCURRENT_ITEMS") == 0:
+        if not with_mongodb and settings.getpriority("CONCURRENT_ITEMS") == 0:
             # Nothing in an item's path waits without MongoDB (validation and JSON Lines
             # are synchronous), so one item at a time per response loses nothing, and
             # Scrapy's 100 cost a task per item (~20% of the CPU; docs/benchmarks.md). The

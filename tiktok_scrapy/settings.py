@@ -130,9 +130,9 @@ REMOTE_CONTROL_ENABLED = False
 ROBOTSTXT_OBEY = False
 COOKIES_ENABLED = False
 CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 16
 # CONCURRENT_ITEMS (not set here: Scrapy's 100): the add-on lowers it to 1 when there is no
 # MongoDB and it was not set, as items then never wait (tiktok_scrapy/addons.py).
-CONCURRENT_REQUESTS_PER_DOMAIN = 16
 DOWNLOAD_DELAY = 0
 DOWNLOAD_TIMEOUT = 300  # the API can take minutes before a 504
 AUTOTHROTTLE_ENABLED = False

@@ -249,17 +249,50 @@ def test_a_stalled_page_is_asked_once_more_and_nothing_is_lost(make_sandbox, tmp
     assert not [k for k in result.stats if k.startswith("tiktok/chains/ended/")]
 
 
-def test_a_cursor_that_stays_stuck_ends_its_chain_instead_of_spending_quota(make_sandbox, tmp_path):
+def test_a_cursor_that_stays_stuck_ends_its_chain_incomplete_then_resume_is_exact(
+    make_sandbox, tmp_path
+):
     sandbox = make_sandbox(clock=SANDBOX_NOW, stall_cursor_rate=1.0)
-    result = run_crawl("videos", CONFIG, sandbox.url, tmp_path)
-    assert result.returncode == 0, result.log[-3000:]
-    assert result.stats["finish_reason"] == "finished"
-    chains = 10
-    # Page 0 (no cursor sent) answers cursor 0; page 1 repeats it and stalls again: end.
-    assert len(sandbox.requests()) == 2 * chains
+    jobdir = {"JOBDIR": str(tmp_path / "job")}
+    result = run_crawl("videos", CONFIG, sandbox.url, tmp_path, settings=jobdir)
+    assert result.returncode == 3, result.log[-3000:]  # incomplete, resumable
+    assert result.stats["finish_reason"] == "incomplete_chains"
+    assert result.stats["tiktok/verdict"] == "incomplete"
+    chains, limit = 10, 5  # TIKTOK_STALL_EMPTY_PAGES
+    # Page 0 answers nothing; the same cursor is asked until 5 pages made no progress.
+    assert len(sandbox.requests()) == limit * chains
     assert result.stats["tiktok/chains/ended/stalled_cursor"] == chains
-    ended = [p for p in result.pages if p["outcome"] == "stalled_cursor"]
-    assert len(ended) == chains and {p["page"] for p in ended} == {1}
+    assert result.stats["tiktok/chains/incomplete"] == chains
+    assert "Verdict: INCOMPLETE (incomplete_chains)" in result.log
+    assert "Retry what is missing with: scrapy crawl videos" in result.log
+
+    sandbox.state.set_options(stall_cursor_rate=0.0)  # the fault is gone: resume
+    again = run_crawl("videos", CONFIG, sandbox.url, tmp_path, settings=jobdir)
+    assert again.returncode == 0, again.log[-3000:]
+    assert again.stats["tiktok/verdict"] == "complete"
+    truth = {v["id"] for v in sandbox.dataset.truth_videos(QUERY, START, END)}
+    assert Counter(video_ids(again)) == Counter(truth)
+    assert len(again.stats["runs"]) == 2  # stats.json covers both runs
+
+
+@pytest.mark.parametrize("seed", [11])
+def test_random_stalls_never_end_a_crawl_as_finished_with_data_missing(
+    make_sandbox, tmp_path, seed
+):
+    sandbox = make_sandbox(clock=SANDBOX_NOW, stall_cursor_rate=0.3, fault_seed=seed)
+    jobdir = {"JOBDIR": str(tmp_path / "job")}
+    truth = Counter(v["id"] for v in sandbox.dataset.truth_videos(QUERY, START, END))
+    result = run_crawl("videos", CONFIG, sandbox.url, tmp_path, settings=jobdir)
+    got = Counter(video_ids(result))
+    if got == truth:
+        assert result.returncode == 0 and result.stats["tiktok/verdict"] == "complete"
+    else:  # honest about what is missing, and a resume gets the rest
+        assert result.returncode == 3, result.log[-3000:]
+        assert result.stats["finish_reason"] == "incomplete_chains"
+        sandbox.state.set_options(stall_cursor_rate=0.0)
+        again = run_crawl("videos", CONFIG, sandbox.url, tmp_path, settings=jobdir)
+        assert again.returncode == 0, again.log[-3000:]
+        assert Counter(video_ids(again)) == truth
 
 
 @pytest.mark.parametrize("trailing", [3, 8])
@@ -268,18 +301,24 @@ def test_trailing_empty_pages_cost_at_most_the_stall_limit_and_lose_nothing(
 ):
     limit = 5  # TIKTOK_STALL_EMPTY_PAGES
     sandbox = make_sandbox(clock=SANDBOX_NOW, trailing_empty_pages=trailing)
-    result = run_crawl(
-        "videos", CONFIG, sandbox.url, tmp_path, settings={"TIKTOK_STALL_EMPTY_PAGES": limit}
-    )
-    assert result.returncode == 0, result.log[-3000:]
-    assert result.stats["finish_reason"] == "finished"
+    settings = {"TIKTOK_STALL_EMPTY_PAGES": limit, "JOBDIR": str(tmp_path / "job")}
+    result = run_crawl("videos", CONFIG, sandbox.url, tmp_path, settings=settings)
     truth = {v["id"] for v in sandbox.dataset.truth_videos(QUERY, START, END)}
     assert Counter(video_ids(result)) == Counter(truth)
     chains = 10
     assert len(sandbox.requests()) == clean_pages(sandbox, 10) + chains * min(trailing, limit)
     ended = [p for p in result.pages if p["outcome"] == "empty_pages"]
     if trailing < limit:
+        assert result.returncode == 0, result.log[-3000:]
+        assert result.stats["finish_reason"] == "finished"
         assert not ended and "tiktok/chains/ended/empty_pages" not in result.stats
     else:
+        # The API still says has_more: the chain cannot know it has everything. It ends
+        # incomplete; the next run continues and sees the list end.
+        assert result.returncode == 3, result.log[-3000:]
         assert result.stats["tiktok/chains/ended/empty_pages"] == chains == len(ended)
         assert all(p["has_more"] and p["items"] == 0 for p in ended)
+        again = run_crawl("videos", CONFIG, sandbox.url, tmp_path, settings=settings)
+        assert again.returncode == 0, again.log[-3000:]
+        assert again.stats["tiktok/verdict"] == "complete"
+        assert Counter(video_ids(again)) == Counter(truth)

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 OPEN = "open"
-DONE = "done"
-FAILED = "failed"
-SPLIT = "split"
+DONE = "done"  # the API said there is no more (has_more false), or an expected end
+FAILED = "failed"  # ended incomplete (failure, stall, dead search_id): retried next run
+SPLIT = "split"  # replaced by smaller chains that cover the same ground
 FINISHED_STATES = frozenset({DONE, SPLIT})
 
 _SCHEMA = """
@@ -42,6 +42,12 @@ CREATE TABLE IF NOT EXISTS chains (
     updated_at REAL NOT NULL
 );
 """
+# Columns added after the first release: (name, SQL type), added to older stores on open.
+_ADDED_COLUMNS = (("continuation", "TEXT"),)
+
+
+class CheckpointError(Exception):
+    """The JOBDIR's checkpoint file cannot be read (damaged, or not a checkpoint store)."""
 
 
 @dataclass
@@ -60,6 +66,11 @@ class ChainState:
     reason: str | None = None  # why the chain ended (done/failed/split)
     spec: dict | None = None  # how to rebuild a chain not derived from the config (splits)
     extra: dict = field(default_factory=dict)  # per-endpoint accumulation (playlist ids)
+    # Where a video chain continues after its search_id died (see VideosSpider.continuation):
+    # {"window": {...}, "below": id}: the narrowed window and the id newer ones are dropped
+    # at; and what the chain has seen so far: {"oldest_id", "oldest_day", "on_oldest_day"}.
+    continuation: dict = field(default_factory=dict)
+    idle_restarts: int = 0  # restarts in this run that have not yielded a new item yet
 
     @property
     def finished(self) -> bool:
@@ -76,12 +87,23 @@ class CheckpointStore:
         if self.path:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         target = str(self.path) if self.path else ":memory:"
-        self._db = sqlite3.connect(target, isolation_level=None)
-        if self.path:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode survives a process kill (not a power cut) and is fast.
-            self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = sqlite3.connect(target, isolation_level=None)
+            if self.path:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                # NORMAL in WAL mode survives a process kill (not a power cut) and is fast.
+                self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(chains)")}
+            for name, kind in _ADDED_COLUMNS:
+                if name not in columns:
+                    self._db.execute(f"ALTER TABLE chains ADD COLUMN {name} {kind}")
+            self._db.execute("SELECT COUNT(*) FROM chains").fetchone()
+        except sqlite3.DatabaseError as error:
+            raise CheckpointError(
+                f"the checkpoint file {self.path} is damaged ({error}): move it aside to "
+                "start this crawl over, or use a new JOBDIR"
+            ) from None
 
     @property
     def durable(self) -> bool:
@@ -104,21 +126,28 @@ class CheckpointStore:
         """Every chain state stored so far, by chain id."""
         rows = self._db.execute(
             "SELECT id, state, epoch, page, cursor, search_id, pages, items, empty_pages,"
-            " reason, spec, extra FROM chains"
+            " reason, spec, extra, continuation FROM chains"
         ).fetchall()
-        return {row[0]: _state_from_row(row) for row in rows}
+        try:
+            return {row[0]: _state_from_row(row) for row in rows}
+        except (ValueError, TypeError) as error:
+            raise CheckpointError(
+                f"the checkpoint file {self.path} holds a damaged chain state ({error}): move "
+                "it aside to start this crawl over, or use a new JOBDIR"
+            ) from None
 
     def save(self, state: ChainState) -> None:
         """Commit one chain's state (one small transaction)."""
         self._db.execute(
             "INSERT INTO chains (id, state, epoch, page, cursor, search_id, pages, items,"
-            " empty_pages, reason, spec, extra, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " empty_pages, reason, spec, extra, continuation, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(id) DO UPDATE SET state = excluded.state, epoch = excluded.epoch,"
             " page = excluded.page, cursor = excluded.cursor, search_id = excluded.search_id,"
             " pages = excluded.pages, items = excluded.items,"
             " empty_pages = excluded.empty_pages, reason = excluded.reason,"
-            " spec = excluded.spec, extra = excluded.extra, updated_at = excluded.updated_at",
+            " spec = excluded.spec, extra = excluded.extra,"
+            " continuation = excluded.continuation, updated_at = excluded.updated_at",
             (
                 state.id,
                 state.state,
@@ -132,13 +161,10 @@ class CheckpointStore:
                 state.reason,
                 json.dumps(state.spec) if state.spec is not None else None,
                 json.dumps(state.extra),
+                json.dumps(state.continuation),
                 time.time(),
             ),
         )
-
-    def counts(self) -> dict[str, int]:
-        """Chains per state, for progress lines and the end-of-crawl summary."""
-        return dict(self._db.execute("SELECT state, COUNT(*) FROM chains GROUP BY state"))
 
     def close(self) -> None:
         self._db.close()
@@ -146,8 +172,9 @@ class CheckpointStore:
 
 def _state_from_row(row: tuple) -> ChainState:
     (chain_id, state, epoch, page, cursor, search_id, pages, items, empty, reason, spec, extra) = (
-        row
+        row[:12]
     )
+    continuation = row[12] if len(row) > 12 else None
     return ChainState(
         id=chain_id,
         state=state,
@@ -161,6 +188,7 @@ def _state_from_row(row: tuple) -> ChainState:
         reason=reason,
         spec=json.loads(spec) if spec else None,
         extra=json.loads(extra) if extra else {},
+        continuation=json.loads(continuation) if continuation else {},
     )
 
 

@@ -141,12 +141,11 @@ RETRY_ENABLED = False
 # Error responses reach the spider, which records them as page records.
 HTTPERROR_ALLOW_ALL = True
 FEED_EXPORT_ENCODING = "utf-8"
-# Crash-safe scheduler queues (used with JOBDIR): each push/pop is a SQLite transaction.
-# Scrapy's default file queues keep their head position in a file written only on a clean
-# close, so after a kill -9 they hand out stale requests and lose new ones. Stale and
-# duplicate requests are dropped by the chain gate; checkpoints re-issue lost ones.
-SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleLifoSQLiteQueue"
-SCHEDULER_START_DISK_QUEUE = "scrapy.squeues.PickleFifoSQLiteQueue"
+# Requests are kept in memory only, even with a JOBDIR: the checkpoints hold every chain
+# and re-issue it on resume, addressed to this run's API (tiktok_scrapy/scheduler.py).
+SCHEDULER = "tiktok_scrapy.scheduler.MemoryScheduler"
+# Every request is a chain's page (dont_filter): no request fingerprints to keep on disk.
+DUPEFILTER_CLASS = "scrapy.dupefilters.BaseDupeFilter"
 LOG_LEVEL = "INFO"
 # Skips the per-item "Scraped from" DEBUG record unless LOG_LEVEL is DEBUG (CPU per item).
 LOG_FORMATTER = "tiktok_scrapy.logformatter.QuietLogFormatter"

@@ -17,7 +17,7 @@ import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, ClassVar
@@ -38,14 +38,22 @@ from tiktok_scrapy.checkpoints import (
     OPEN,
     SPLIT,
     ChainState,
+    CheckpointError,
     CheckpointStore,
     copy_state,
 )
 from tiktok_scrapy.config import ConfigError, CrawlConfig, load_config
 from tiktok_scrapy.feedstorage import flush_feeds
 from tiktok_scrapy.items import ApiItem
+from tiktok_scrapy.jobdir_lock import JobdirLock, JobdirLocked
 from tiktok_scrapy.page_tracker import PageKey, PageTracker
 from tiktok_scrapy.signals import page_items, page_recorded
+from tiktok_scrapy.verdict import COMPLETE, INCOMPLETE, INCOMPLETE_CHAINS
+
+# Reasons a chain ends with all its data: the API said has_more false, hit a documented cap
+# (comments), or the config's own cap. Every other end is incomplete (state FAILED) and the
+# next run of the same JOBDIR retries the chain from where it stopped.
+COMPLETE_ENDS = frozenset({"complete", "cap_reached", "edge_cap"})
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +69,6 @@ class Chain:
     window: Window | None = None
     fields: tuple[str, ...] | None = None
     parent: str | None = None
-    extra: dict = field(default_factory=dict, compare=False)
 
     def spec(self) -> dict:
         """Enough to rebuild a chain that the config alone does not imply (splits)."""
@@ -116,7 +123,9 @@ class ResearchApiSpider(Spider):
         self.expected: dict[str, tuple[int, int]] = {}  # chain → (epoch, page) allowed next
         self._claims: dict[str, tuple[tuple[int, int], str]] = {}
         self.crawl_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
+        self.config_arg = config  # how the config was given, for the "resume with" line
         self.store: CheckpointStore | None = None
+        self._lock: JobdirLock | None = None
         self.tracker = PageTracker(self._commit)
         self._pages_at_start = 0
         self.requests_sent = 0
@@ -127,6 +136,7 @@ class ResearchApiSpider(Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider._connect_item_signals, signal=signals.spider_opened)
         crawler.signals.connect(spider._spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(spider._spider_idle, signal=signals.spider_idle)
         return spider
 
     def _connect_item_signals(self) -> None:
@@ -176,8 +186,9 @@ class ResearchApiSpider(Spider):
             raise CloseSpider("config_error") from None
         for chain in chains:
             state = stored.get(chain.id) or ChainState(chain.id)
-            if state.state == FAILED:  # a chain that failed last time gets another go
-                state = copy_state(state, state=OPEN, reason=None)
+            if state.state == FAILED:  # a chain that ended incomplete last time: again
+                state = copy_state(state, state=OPEN, reason=None, empty_pages=0)
+            state.idle_restarts = 0
             self.states[chain.id] = state
             if state.finished:
                 continue
@@ -195,8 +206,23 @@ class ResearchApiSpider(Spider):
 
     def _open_store(self) -> None:
         jobdir = self.settings.get("JOBDIR")
-        self.store = CheckpointStore(jobdir)
         self.crawler.stats.set_value("tiktok/crawl_id", self.crawl_id)
+        try:
+            if jobdir:
+                self._lock = JobdirLock(jobdir).acquire()
+            self.store = CheckpointStore(jobdir)
+        except JobdirLocked as error:
+            logger.error("%s.", error)
+            raise CloseSpider("jobdir_locked") from None
+        except CheckpointError as error:
+            logger.error("JOBDIR %s: %s.", jobdir, error)
+            raise CloseSpider("checkpoint_error") from None
+        job_id = self.store.get_meta("job_id") or self.crawl_id
+        runs = int(self.store.get_meta("runs") or 0) + 1
+        self.store.set_meta("job_id", job_id)
+        self.store.set_meta("runs", runs)
+        self.crawler.stats.set_value("tiktok/job_id", job_id)
+        self.crawler.stats.set_value("tiktok/run", runs)
         for warning in self.config.warnings:
             logger.warning("Config: %s", warning)
         fingerprint = self.config.fingerprint()
@@ -210,10 +236,11 @@ class ResearchApiSpider(Spider):
             raise CloseSpider("config_mismatch")
         if self.store.get_meta("finished") and not self.force:
             logger.info(
-                "The job in JOBDIR %s is finished: nothing to do (use a new JOBDIR for a new "
+                "The crawl in JOBDIR %s is complete: nothing to do (use a new JOBDIR for a new "
                 "crawl).",
                 jobdir,
             )
+            self.states.update(self.store.load())  # for the verdict: every chain, as stored
             raise CloseSpider("already_finished")
         self.store.set_meta("config_fingerprint", fingerprint)
         self.store.set_meta("config", self.config.to_jsonable())
@@ -222,7 +249,9 @@ class ResearchApiSpider(Spider):
     # --- requests ------------------------------------------------------------------------
     def _page_request(self, chain: Chain, state: ChainState) -> JsonRequest:
         body = dict(chain.body)
-        cursor = state.cursor if state.page else self.first_cursor(chain)
+        if window := state.continuation.get("window"):  # a continuation over what is left
+            body["start_date"], body["end_date"] = Window.from_json(window).api_dates()
+        cursor = self._sent_cursor(chain, state)
         if cursor is not None:
             body["cursor"] = cursor
         if chain.endpoint.cap is not None and "max_count" in body:
@@ -331,12 +360,20 @@ class ResearchApiSpider(Spider):
         log_id: str | None,
     ) -> Iterator[Any]:
         endpoint = chain.endpoint
-        records = endpoint.records(data)
-        sent_cursor = state.cursor if state.page else self.first_cursor(chain)
+        raw = endpoint.records(data)
+        sent_cursor = self._sent_cursor(chain, state)
         next_cursor = data.get("cursor")
         has_more = bool(data.get("has_more")) and endpoint.paged
-        empty = 0 if records else state.empty_pages + 1
+        moved = next_cursor is not None and next_cursor != sent_cursor
+        # A page that says has_more but brings nothing or leaves the cursor where it was
+        # made no progress; a few in a row (TIKTOK_STALL_EMPTY_PAGES) end the chain
+        # incomplete, to be continued by the next run, instead of spending quota.
+        no_progress = has_more and (not raw or not moved)
+        empty = state.empty_pages + 1 if no_progress else 0
         reason = self.end_reason(chain, has_more, sent_cursor, next_cursor, empty)
+        if reason is None and not moved:
+            next_cursor = sent_cursor  # ask the same page again
+        status = OPEN if reason is None else DONE if reason in COMPLETE_ENDS else FAILED
         new_state = copy_state(
             state,
             page=state.page + 1,
@@ -344,23 +381,42 @@ class ResearchApiSpider(Spider):
             search_id=data.get("search_id") or state.search_id,
             pages=state.pages + 1,
             empty_pages=empty,
-            state=DONE if reason else OPEN,
+            state=status,
             reason=reason,
         )
-        items = self.make_items(chain, records, data, new_state, reason is not None)
+        records, problem = self.accept_records(chain, state, new_state, raw)
+        if problem is not None:  # data that cannot belong to this chain: not stored
+            record["outcome"] = "window_mismatch"
+            record["error"] = {"code": "window_mismatch", "message": problem, "log_id": log_id}
+            self.crawler.stats.inc_value("tiktok/pages/window_mismatch")
+            self._send_record(record)
+            yield from self._restart_chain(chain, state, problem, kind="window_mismatch")
+            return
+        items = self.make_items(chain, records, data, new_state, status != OPEN)
         new_state.items = state.items + len(items)
+        if items:
+            new_state.idle_restarts = 0
         self.states[chain.id] = new_state
         record["items"] = len(items)
         if reason and reason != "complete":
             record["outcome"] = reason
             self.crawler.stats.inc_value(f"tiktok/chains/ended/{reason}")
+        if status == FAILED:
+            self.crawler.stats.inc_value("tiktok/chains/failed")
+            logger.warning(
+                "Chain %s ended incomplete after page %d (%s): the next run of this JOBDIR "
+                "continues it.",
+                chain.id,
+                state.page,
+                reason,
+            )
         self._send_record(record)
 
         crawl = self._provenance(chain, state, data, log_id)
         key: PageKey = (chain.id, state.epoch, state.page)
         for item in items:
             item["_crawl"] = dict(crawl)
-        if reason is None:
+        if status == OPEN:
             self.expected[chain.id] = (new_state.epoch, new_state.page)
             then: Callable[[], None] | None = partial(self._schedule, chain, new_state)
             if not (self.store and self.store.durable) and not self.tracker.pending(chain.id):
@@ -379,6 +435,33 @@ class ResearchApiSpider(Spider):
             self.crawler.signals.send_catch_log(page_items, items=items)
         yield from items
 
+    def accept_records(
+        self, chain: Chain, state: ChainState, new_state: ChainState, records: list
+    ) -> tuple[list, str | None]:
+        """The page's records to keep, or a problem that makes the page not this chain's
+        data (videos: outside the window asked for). May note progress in ``new_state``."""
+        return records, None
+
+    def continuation(self, chain: Chain, state: ChainState) -> ChainState:
+        """The state a chain starts again from after its search_id died (default: its
+        first page, anew). Videos continue over the part of the window not yet seen."""
+        return copy_state(
+            state,
+            epoch=state.epoch + 1,
+            page=0,
+            cursor=None,
+            search_id=None,
+            pages=0,
+            empty_pages=0,
+            continuation={},
+        )
+
+    def _sent_cursor(self, chain: Chain, state: ChainState) -> Any:
+        """The cursor the request for ``state``'s page carries (None: none)."""
+        if state.page or state.cursor is not None:
+            return state.cursor
+        return self.first_cursor(chain)
+
     def _schedule(self, chain: Chain, state: ChainState) -> None:
         """Request a chain's next page (called once the previous page is committed)."""
         if self.states.get(chain.id) is state:
@@ -387,20 +470,19 @@ class ResearchApiSpider(Spider):
     def end_reason(
         self, chain: Chain, has_more: bool, sent: Any, next_cursor: Any, empty: int
     ) -> str | None:
-        """Why a chain stops after this page, or None to fetch the next one."""
+        """Why a chain stops after this page, or None to fetch the next one.
+
+        ``empty`` counts the pages in a row that made no progress (no records, or the
+        cursor unmoved). Reasons in ``COMPLETE_ENDS`` end the chain complete; any other
+        ends it incomplete, for the next run to continue.
+        """
         if not has_more:
             return "complete"
         cap = chain.endpoint.cap
         if cap is not None and isinstance(next_cursor, int) and next_cursor >= cap:
             return "cap_reached"
-        if next_cursor is None:
-            return "stalled_cursor"
-        # A first empty page that leaves the cursor where it was is asked once more (the
-        # same request): ending at a transient stall would lose the rest of the chain.
-        if next_cursor == sent and empty != 1:
-            return "stalled_cursor"
-        if empty >= self.settings.getint("TIKTOK_STALL_EMPTY_PAGES"):
-            return "empty_pages"
+        if empty >= max(1, self.settings.getint("TIKTOK_STALL_EMPTY_PAGES")):
+            return "stalled_cursor" if next_cursor in (None, sent) else "empty_pages"
         return None
 
     def _provenance(self, chain: Chain, state: ChainState, data: dict, log_id: str | None) -> dict:
@@ -410,7 +492,7 @@ class ResearchApiSpider(Spider):
             "endpoint": chain.endpoint.name,
             "query_id": self.config.query_id(),
             "page": state.page,
-            "cursor": state.cursor if state.page else self.first_cursor(chain),
+            "cursor": self._sent_cursor(chain, state),
             "log_id": log_id,
             "crawled_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
@@ -451,19 +533,35 @@ class ResearchApiSpider(Spider):
         self.crawler.stats.inc_value(f"tiktok/chains/{status}")
         self.tracker.page_parsed((chain.id, state.epoch, state.page), 0, new_state)
 
-    def _restart_chain(self, chain: Chain, state: ChainState, message: str) -> Iterator[Request]:
-        """A search_id that stays invalid: start the chain again without it."""
-        logger.warning("Chain %s: %s — restarting it without its search_id.", chain.id, message)
-        self.crawler.stats.inc_value("tiktok/chains/restarted")
-        new_state = copy_state(
-            state,
-            epoch=state.epoch + 1,
-            page=0,
-            cursor=None,
-            search_id=None,
-            pages=0,
-            empty_pages=0,
+    def _restart_chain(
+        self, chain: Chain, state: ChainState, message: str, kind: str = "search_id_expired"
+    ) -> Iterator[Request]:
+        """A search_id that stays invalid (or pages of another query): continue without it.
+
+        A chain restarts again only after its last restart brought a new item, so a
+        search_id that dies faster than a chain can page costs a bounded number of requests;
+        then the chain ends incomplete and the next run continues it.
+        """
+        if state.idle_restarts >= 1:
+            logger.warning(
+                "Chain %s: %s — again before any new item; it ends incomplete (the next run "
+                "continues it).",
+                chain.id,
+                message,
+            )
+            self._end_chain(chain, state, FAILED, f"{kind}: {message}")
+            return
+        new_state = self.continuation(chain, state)
+        new_state.idle_restarts = state.idle_restarts + 1
+        logger.warning(
+            "Chain %s: %s — continuing without its search_id%s.",
+            chain.id,
+            message,
+            f" over {Window.from_json(w)}"
+            if (w := new_state.continuation.get("window"))
+            else " from its first page",
         )
+        self.crawler.stats.inc_value("tiktok/chains/restarted")
         self.states[chain.id] = new_state
         self.tracker.page_parsed((chain.id, state.epoch, state.page), 0, new_state)
         yield self._page_request(chain, new_state)
@@ -582,6 +680,31 @@ class ResearchApiSpider(Spider):
             "requests": self.requests_sent,
         }
 
+    def incomplete_chains(self) -> list[ChainState]:
+        """Chains that have not ended with all their data (failed, stalled, never ended)."""
+        return [s for s in self.states.values() if not s.finished]
+
+    def _spider_idle(self) -> None:
+        # Nothing left to request: Scrapy would close with "finished". Never say so while
+        # a chain is missing data.
+        if self.incomplete_chains():
+            raise CloseSpider(INCOMPLETE_CHAINS)
+
+    def verdict(self, reason: str) -> tuple[str, str | None]:
+        """``(complete|incomplete, why)`` over the whole crawl (every run of the JOBDIR)."""
+        if reason in ("finished", "already_finished") and not self.incomplete_chains():
+            return COMPLETE, None
+        return INCOMPLETE, INCOMPLETE_CHAINS if reason == "finished" else reason
+
+    def resume_command(self) -> str:
+        """The command that continues this crawl (retries what is missing)."""
+        config = self.config_arg or ""
+        if any(c in config for c in " '\"{}"):
+            config = "'" + config.replace("'", "'\\''") + "'"
+        jobdir = self.settings.get("JOBDIR")
+        command = f"scrapy crawl {self.name} -a config={config}"
+        return f"{command} -s JOBDIR={jobdir}" if jobdir else command
+
     def _spider_closed(self, reason: str) -> None:
         stats = self.crawler.stats
         progress = self.progress()
@@ -591,27 +714,47 @@ class ResearchApiSpider(Spider):
         stats.set_value("tiktok/pages_needed", pages_needed)
         if ratio is not None:
             stats.set_value("tiktok/requests_per_page", round(ratio, 4))
-        unfinished = progress["chains"] - progress["done"]
-        finished = unfinished == 0 and reason == "finished"
+        verdict, why = self.verdict(reason)
+        missing = self.incomplete_chains()
+        stats.set_value("tiktok/verdict", verdict)
+        stats.set_value("tiktok/verdict/reason", why or "complete")
+        stats.set_value("tiktok/chains/total", progress["chains"])
+        stats.set_value("tiktok/chains/incomplete", len(missing))
+        if missing:
+            stats.set_value("tiktok/chains/incomplete_ids", sorted(s.id for s in missing)[:50])
         if self.store:
-            if finished:
+            if verdict == COMPLETE and self.store.durable:
                 self.store.set_meta("finished", True)
+            self.store.set_meta("verdict", {"verdict": verdict, "reason": why})
             self.store.close()
+        if self._lock is not None:
+            self._lock.release()
         logger.info(
-            "Crawl %s closed (%s): %d/%d chains done, %d failed, %d items, %d requests for %d "
-            "pages (%s requests per page).%s",
+            "Crawl %s closed (%s): %d/%d chains done, %d incomplete, %d items, %d requests for "
+            "%d pages (%s requests per page).",
             self.crawl_id,
             reason,
             progress["done"],
             progress["chains"],
-            progress["failed"],
+            len(missing),
             progress["items"],
             self.requests_sent,
             pages_needed,
             f"{ratio:.3f}" if ratio is not None else "n/a",
-            ""
-            if finished or not self.settings.get("JOBDIR")
-            else f" Resume with the same -s JOBDIR={self.settings.get('JOBDIR')}.",
+        )
+        if verdict == COMPLETE:
+            logger.info("Verdict: complete — every chain ended with all its data.")
+            return
+        names = ", ".join(sorted(s.id for s in missing)[:10])
+        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        logger.warning(
+            "Verdict: INCOMPLETE (%s)%s. %s",
+            why,
+            f": chains {names}{more} are missing data" if missing else "",
+            f"Retry what is missing with: {self.resume_command()}"
+            if self.settings.get("JOBDIR")
+            else "Nothing can be resumed without a JOBDIR: run the crawl again with "
+            "-s JOBDIR=crawls/NAME to make it resumable.",
         )
 
 

@@ -4,15 +4,22 @@
 of ``window_days`` (at most 30, the API's limit); each window pages with the returned
 ``search_id`` and cursor. A window that keeps failing with 500s is split in halves down
 to one day, then by ``TIKTOK_WINDOW_SPLIT_FIELD`` (e.g. ``video_length``).
+
+Every video must fall inside the window its chain asked for (a page that does not is an
+error, never data). Videos come newest first (decreasing id), so when a chain's search_id
+dies the chain continues over what is left: the window narrowed to end on the day of the
+oldest video seen, the cursor moved past that day's videos already seen, and any video not
+older than the oldest seen dropped as a repeat.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime, timedelta
 
 from tiktok_scrapy.api.endpoints import VIDEO_LENGTHS
 from tiktok_scrapy.api.windows import Window
-from tiktok_scrapy.checkpoints import ChainState
+from tiktok_scrapy.checkpoints import ChainState, copy_state
 from tiktok_scrapy.config import VideosConfig
 from tiktok_scrapy.items import Video
 from tiktok_scrapy.spiders.base import Chain, ResearchApiSpider
@@ -47,8 +54,61 @@ class VideosSpider(ResearchApiSpider):
             body=body,
             input=str(window),
             window=window,
-            fields=tuple(self.config.fields),
+            fields=tuple(self.config.fields)
+            + tuple(f for f in NEEDED if f not in self.config.fields),
             parent=parent,
+        )
+
+    # --- what a page may hold, and where a chain continues ---------------------------
+    def accept_records(
+        self, chain: Chain, state: ChainState, new_state: ChainState, records: list
+    ) -> tuple[list, str | None]:
+        cont = state.continuation
+        window = Window.from_json(cont["window"]) if cont.get("window") else chain.window
+        if window is None or self.config.is_random:
+            return records, None
+        first = datetime(window.start.year, window.start.month, window.start.day, tzinfo=UTC)
+        lo, hi = first.timestamp(), (first + timedelta(days=window.days)).timestamp()
+        below = cont.get("below")
+        kept = []
+        seen = dict(cont)
+        for record in records:
+            if not isinstance(record, dict):
+                continue
+            created = record.get("create_time")
+            if isinstance(created, int | float) and not lo <= created < hi:
+                when = datetime.fromtimestamp(created, UTC).isoformat(timespec="seconds")
+                return [], (
+                    f"video {record.get('id')} was created {when}, outside the window "
+                    f"{window} this page was asked for (a search_id of another query?)"
+                )
+            video_id = record.get("id")
+            if isinstance(video_id, int):
+                if below is not None and video_id >= below:
+                    continue  # seen before this chain continued: a repeat
+                _note_seen(seen, video_id, created)
+            kept.append(record)
+        new_state.continuation = seen
+        return kept, None
+
+    def continuation(self, chain: Chain, state: ChainState) -> ChainState:
+        cont = state.continuation
+        window = Window.from_json(cont["window"]) if cont.get("window") else chain.window
+        oldest = cont.get("oldest_id")
+        if window is None or oldest is None or not cont.get("oldest_day"):
+            return super().continuation(chain, state)  # nothing seen yet: start over
+        day = min(max(date.fromisoformat(cont["oldest_day"]), window.start), window.end)
+        # Only the oldest day's videos already seen lie before what is left in the narrowed
+        # window; skip them, less one page (deleted videos also take slots).
+        skip = max(0, int(cont.get("on_oldest_day", 0)) - int(chain.body["max_count"]))
+        return copy_state(
+            state,
+            epoch=state.epoch + 1,
+            page=0,
+            cursor=skip or None,
+            search_id=None,
+            empty_pages=0,
+            continuation={**cont, "window": Window(window.start, day).to_json(), "below": oldest},
         )
 
     def split(self, chain: Chain, state: ChainState) -> Iterable[Chain]:
@@ -82,6 +142,24 @@ class VideosSpider(ResearchApiSpider):
             if condition.get("field_name") == field and condition.get("operation") == "IN":
                 return list(condition.get("field_values", []))
         return []
+
+
+# Fields every video query asks for, whatever the config's ``fields``: the id (to drop
+# repeats) and the creation time (to check the window and continue a chain).
+NEEDED = ("id", "create_time")
+
+
+def _note_seen(seen: dict, video_id: int, created: object) -> None:
+    """Track the oldest video of a chain and how many videos it has seen on that day."""
+    if seen.get("oldest_id") is not None and video_id >= seen["oldest_id"]:
+        return
+    seen["oldest_id"] = video_id
+    if isinstance(created, int | float):
+        day = datetime.fromtimestamp(created, UTC).date().isoformat()
+        seen["on_oldest_day"] = (
+            seen.get("on_oldest_day", 0) + 1 if seen.get("oldest_day") == day else 1
+        )
+        seen["oldest_day"] = day
 
 
 def _eq(field: str, value: str) -> dict:

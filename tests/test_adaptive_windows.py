@@ -166,7 +166,9 @@ def test_without_a_split_field_a_failing_day_is_recorded_as_failed(make_sandbox,
             "TIKTOK_WINDOW_SPLIT_FIELD": "",
         },
     )
-    assert result.returncode == 0, result.log[-3000:]
+    assert result.returncode == 3, result.log[-3000:]  # incomplete: a day is missing
+    assert result.stats["finish_reason"] == "incomplete_chains"
+    assert result.stats["tiktok/chains/incomplete_ids"] == ["videos:20240101-20240101"]
     assert result.stats["tiktok/chains/failed"] == 1
     assert "tiktok/chains/split" not in result.stats
     day2 = sandbox.dataset.truth_videos(QUERY, date(2024, 1, 2), date(2024, 1, 2))

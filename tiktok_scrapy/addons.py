@@ -6,7 +6,8 @@ add-ons, so this is the one place that can turn a config into settings:
   point ``TIKTOK_API_URL`` and the credentials at it;
 - ``TIKTOK_OUTPUT_DIR``: resolve ``{spider}``/``{job}`` to a concrete folder;
 - ``FEEDS``: with no feed given (``-o``/``-O``) and no MongoDB, one JSON Lines file per item
-  type in the output folder (appended to on resume);
+  type in the output folder (appended to on resume); a CSV feed given with ``-o`` keeps one
+  header and one column order over every run of a JOBDIR (``csv_feeds``);
 - ``CONCURRENT_ITEMS``: 1 without MongoDB unless set (items never wait there), else Scrapy's 100;
 - the config's limits: ``max_items`` → ``CLOSESPIDER_ITEMCOUNT``, ``max_minutes`` →
   ``CLOSESPIDER_TIMEOUT`` (``max_requests`` is enforced by the chain gate).
@@ -55,6 +56,8 @@ class TikTokAddon:
         with_mongodb = bool(mongodb_uri(settings))
         if not settings.getdict("FEEDS") and not with_mongodb and not checking:
             _replace(settings, "FEEDS", default_feeds(outdir, spider))
+        elif settings.getdict("FEEDS"):
+            _replace(settings, "FEEDS", csv_feeds(settings.getdict("FEEDS"), spider))
         if not with_mongodb and settings.getpriority("CONCURRENT_ITEMS") == 0:
             # Nothing in an item's path waits without MongoDB (validation and JSON Lines
             # are synchronous), so one item at a time per response loses nothing, and
@@ -120,3 +123,39 @@ def default_feeds(outdir: Path, spider: Any) -> dict[str, dict]:
         }
         for cls in classes
     }
+
+
+def csv_feeds(feeds: dict[str, dict], spider: Any) -> dict[str, dict]:
+    """CSV feeds whose columns stay the same when a resumed crawl appends to them.
+
+    Scrapy takes a CSV's columns from the first item of each run and writes a header every
+    run: appended runs repeated the header, in another order, and dropped fields the first
+    item lacked. A CSV that already has lines keeps its header's columns and gets no new
+    header; a new one gets every field the config asks for (``spider.feed_fields()``).
+    """
+    result = {}
+    for uri, options in feeds.items():
+        options = dict(options)
+        if options.get("format") == "csv" and not options.get("fields"):
+            path = Path(uri[7:] if uri.startswith("file://") else uri)
+            header = _csv_header(path)
+            if header:
+                options["fields"] = header
+                options["item_export_kwargs"] = {
+                    **options.get("item_export_kwargs", {}),
+                    "include_headers_line": False,
+                }
+            elif fields := spider.feed_fields():
+                options["fields"] = fields
+        result[uri] = options
+    return result
+
+
+def _csv_header(path: Path) -> list[str] | None:
+    import csv
+
+    try:
+        with path.open(encoding="utf-8", newline="") as lines:
+            return next(csv.reader(lines), None) or None
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None

@@ -261,6 +261,8 @@ def serve_videos(call: Call) -> dict[str, Any]:
             "has_more": False,
         }
 
+    if faults.outage(call.state, start, end):
+        raise ApiError(faults.INTERNAL_ERROR_MESSAGE, 500, "internal_error")
     search_id = call.body.get("search_id")
     if search_id in (None, ""):
         videos = call.dataset.search(query, start, end)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from datetime import date
 
 from tiktok_scrapy.sandbox.state import SandboxState, Search
 
@@ -87,6 +88,13 @@ def time_has_more(state: SandboxState, cursor: int, oldest: int | None) -> bool:
     if not trailing or oldest is None:
         return False
     return oldest - cursor < trailing
+
+
+def outage(state: SandboxState, start: date, end: date) -> bool:
+    """A video query whose window covers ``outage_day``: 500, every time (an outage of
+    the part of the archive that serves that day, as users of the real API report)."""
+    day = state.options.outage_day
+    return day is not None and start <= day <= end
 
 
 def heavy_search(state: SandboxState, matches: int) -> bool:

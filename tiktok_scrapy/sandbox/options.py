@@ -48,6 +48,7 @@ class SandboxOptions:
     token_error_rate: float = 0.0
     trailing_empty_pages: int = 0
     fail_results_over: int = 0  # video queries matching more videos: 500 every time (0: off)
+    outage_day: date | None = None  # video queries whose window covers it: 500 every time
     latency_ms: float = 0.0
     latency_jitter_ms: float = 0.0
 
@@ -103,6 +104,8 @@ def _convert(name: str, kind: str, value: Any) -> Any:
             result = value
         elif kind == "date":
             result = parse_date(value)
+        elif kind == "date | None":
+            result = None if value in (None, "", "none", "None") else parse_date(value)
         elif kind == "datetime | None":
             result = None if value in (None, "", "none", "None") else parse_datetime(value)
         else:  # pragma: no cover - a new option type without a converter

@@ -162,6 +162,17 @@ class ResearchApiSpider(Spider):
         """Items for one page's records (default: one ``item_class`` per record)."""
         return [self.item_class(record) for record in records if isinstance(record, dict)]
 
+    def feed_fields(self) -> list[str] | None:
+        """Columns of a CSV feed of this spider's items (None: from the first item)."""
+        fields = getattr(self.config, "fields", None)
+        if not fields or getattr(self, "item_classes", None):
+            return None
+        return [*fields, *(f for f in self.needed_fields if f not in fields), "_crawl"]
+
+    # Fields the spider asks the API for whatever the config's ``fields`` (videos: id,
+    # create_time).
+    needed_fields: ClassVar[tuple[str, ...]] = ()
+
     def first_cursor(self, chain: Chain) -> Any:
         """Cursor for a chain's first page (None: send none)."""
         return None

@@ -31,6 +31,9 @@ class VideosSpider(ResearchApiSpider):
     item_class = Video
     cassette = "videos_quickstart"
     config: VideosConfig
+    # The id (to drop repeats) and the creation time (to check the window and continue a
+    # chain) are asked for whatever the config's ``fields``.
+    needed_fields = ("id", "create_time")
 
     def plan(self) -> Iterator[Chain]:
         for window in self.config.windows():
@@ -55,7 +58,7 @@ class VideosSpider(ResearchApiSpider):
             input=str(window),
             window=window,
             fields=tuple(self.config.fields)
-            + tuple(f for f in NEEDED if f not in self.config.fields),
+            + tuple(f for f in self.needed_fields if f not in self.config.fields),
             parent=parent,
         )
 
@@ -142,11 +145,6 @@ class VideosSpider(ResearchApiSpider):
             if condition.get("field_name") == field and condition.get("operation") == "IN":
                 return list(condition.get("field_values", []))
         return []
-
-
-# Fields every video query asks for, whatever the config's ``fields``: the id (to drop
-# repeats) and the creation time (to check the window and continue a chain).
-NEEDED = ("id", "create_time")
 
 
 def _note_seen(seen: dict, video_id: int, created: object) -> None:

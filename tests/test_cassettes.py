@@ -243,7 +243,10 @@ def replays(tmp_path_factory) -> dict[str, CrawlResult]:
 
 
 def _ok(result: CrawlResult, reason: str = "finished") -> None:
-    assert result.returncode == 0, result.log[-3000:]
+    from tiktok_scrapy.verdict import exit_status
+
+    expected = exit_status(reason, "complete" if reason == "finished" else "incomplete")
+    assert result.returncode == expected, result.log[-3000:]
     assert result.stats.get("finish_reason") == reason, result.log[-3000:]
     assert not result.stats["ledger_written"]  # replay spends no quota
     assert result.stats.get("cassette/miss") is None

@@ -66,7 +66,9 @@ def ids(*results: CrawlResult) -> set[int]:
 def resume_next_day(sandbox: SandboxThread, tmp: Path, first: CrawlResult) -> CrawlResult:
     """Move the sandbox to its next day and resume; the union must be the truth."""
     assert first.stats["finish_reason"] == "quota_exhausted", first.log[-3000:]
-    assert "Resume with the same -s JOBDIR=" in first.log
+    assert first.returncode == 4, first.log[-3000:]  # quota spent: resume after 00:00 UTC
+    assert "Retry what is missing with: scrapy crawl videos" in first.log
+    assert "-s JOBDIR=" in first.log
     assert ids(first) < truth_ids(sandbox)  # something is left for tomorrow
     before = len(sandbox.requests())
     sandbox.advance_clock(86400)

@@ -156,7 +156,7 @@ def test_kill_9_five_times_then_resume(make_sandbox, tmp_path):
         "videos", CONFIG, sandbox.url, work, settings={**SETTINGS, "JOBDIR": str(jobdir)}
     )
     assert again.returncode == 0
-    assert "is finished" in again.log
+    assert "is complete: nothing to do" in again.log
     assert len(sandbox.requests()) == before
     assert sandbox.stats()["tokens_issued"] >= 1
 

@@ -184,6 +184,9 @@ ADDONS = {
     "tiktok_scrapy.cassettes.CassetteAddon": 10,
 }
 EXTENSIONS = {
+    # spider.state is unused (checkpoints hold the crawl's state); a damaged pickle of it in
+    # the JOBDIR would otherwise stop every resume with a traceback.
+    "scrapy.extensions.spiderstate.SpiderState": None,
     # Same stats, no per-item receiver: the spider counts item_scraped_count itself.
     "scrapy.extensions.corestats.CoreStats": None,
     "tiktok_scrapy.extensions.corestats.CoreStats": 0,

@@ -244,3 +244,23 @@ def test_deploy_schedule_and_crawl_on_scrapyd(scrapyd, sandbox_url, tmp_path):
     assert stats["finish_reason"] == "finished"
     assert (outdir / "pages.jsonl").exists()  # page records go to TIKTOK_OUTPUT_DIR
     assert "sandbox-secret" not in log
+    assert "Verdict: complete" in log  # listjobs says "finished" for any job: the log tells
+
+    # A config the crawl refuses: the one-line error is in the job's log, where users look.
+    bad = scrapyd.call(
+        "schedule.json",
+        [
+            ("project", "tiktok_scrapy"),
+            ("spider", "videos"),
+            ("config", json.dumps({**CONFIG, "end_date": "2023-12-01"})),
+            *(("setting", f"{key}={value}") for key, value in settings.items()),
+        ],
+    )
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        jobs = scrapyd.call("listjobs.json?project=tiktok_scrapy")
+        if any(j["id"] == bad["jobid"] for j in jobs["finished"]):
+            break
+        time.sleep(0.5)  # polling the daemon's job status until the deadline
+    bad_log = scrapyd.root / "logs" / "tiktok_scrapy" / "videos" / f"{bad['jobid']}.log"
+    assert bad_log.exists() and "error: " in bad_log.read_text(), scrapyd.output()[-3000:]

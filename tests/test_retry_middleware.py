@@ -29,11 +29,13 @@ def settings(**overrides: Any) -> dict[str, Any]:
 def make(**overrides: Any) -> ApiRetryMiddleware:
     mw = ApiRetryMiddleware.from_crawler(get_crawler(settings_dict=settings(**overrides)))
     mw.slept = []  # type: ignore[attr-defined]
+    hold = mw._hold
 
-    async def sleep(seconds: float) -> None:
-        mw.slept.append(seconds)  # type: ignore[attr-defined]
+    def record(request: Request, delay: float) -> None:  # the backoff the scheduler keeps
+        mw.slept.append(delay)  # type: ignore[attr-defined]
+        hold(request, delay)
 
-    mw.sleep = sleep
+    mw._hold = record  # type: ignore[method-assign]
     return mw
 
 

@@ -72,6 +72,7 @@ def test_items_carry_every_field_and_provenance_and_pages_are_recorded(make_sand
         "start_date": "20240105",
         "end_date": "20240106",
         "max_count": 5,
+        "window_days": 1,
     }
     result = run_crawl("videos", config, sandbox.url, tmp_path)
     assert result.returncode == 0, result.log[-3000:]

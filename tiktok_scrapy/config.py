@@ -242,7 +242,9 @@ class VideosConfig(CrawlConfig):
     recrawl_after_days: int | None = Field(None, ge=1)
     fields: tuple[str, ...] = Field("all", validate_default=True)
     max_count: MaxCount = 100
-    window_days: int = Field(1, ge=1, le=MAX_WINDOW_DAYS)
+    # None (default): adaptive windows — the widest the API allows, cut while crawling where
+    # the first page proves a window dense (spiders/videos.py). A number: fixed windows.
+    window_days: int | None = Field(None, ge=1, le=MAX_WINDOW_DAYS)
     is_random: bool = False
     # Shorthand, expanded into ``query`` (and excluded from dumps: the query says it all).
     hashtags: StrList = _SHORT
@@ -357,7 +359,12 @@ class VideosConfig(CrawlConfig):
                 f"{self._where}: mode: daily picks its days at run time — run "
                 f"it with `scrapy crawl videos` or `scrapy plan videos`"
             )
-        return plan_windows(self.start_date, self.end_date, self.window_days)
+        return plan_windows(self.start_date, self.end_date, self.window_days or MAX_WINDOW_DAYS)
+
+    @property
+    def adaptive(self) -> bool:
+        """Windows are cut by what the pages show (no ``window_days``, not daily mode)."""
+        return self.window_days is None and self.mode != "daily" and not self.is_random
 
     def set_daily_windows(self, windows: list[Window]) -> None:
         """Daily mode: the windows this run crawls (set by ``continuous.prepare_daily``)."""

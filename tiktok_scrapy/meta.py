@@ -15,6 +15,10 @@
 - ``tiktok_outcome`` (str): classification the retry middleware gave a final response
   (see ``api.errors.Outcome``), read by the spider to record the page.
 - ``tiktok_quota_reserved`` (str): quota family a request was charged to.
+- ``tiktok_cut_on_500`` (bool): a 500 to this request means "too big": no retry, the spider
+  cuts the chain (an adaptive wide window's first page).
+- ``tiktok_not_before`` (float): the scheduler holds the request until this ``time.time()``
+  (retry backoff, outage pauses) instead of a download slot waiting.
 - ``dont_retry``: Scrapy's own; honoured by our retry middleware.
 """
 
@@ -30,3 +34,5 @@ RETRY_TIMES = "tiktok_retry_times"
 SEARCH_ID_RETRIES = "tiktok_search_id_retries"
 OUTCOME = "tiktok_outcome"
 QUOTA_RESERVED = "tiktok_quota_reserved"
+CUT_ON_500 = "tiktok_cut_on_500"
+NOT_BEFORE = "tiktok_not_before"

@@ -60,8 +60,23 @@ TIKTOK_SEARCH_ID_RETRY_TIMES = 3
 # A window that keeps failing with 500s is split in halves down to one day, then by
 # this query field (region_code or video_length); None: give up on that day.
 TIKTOK_WINDOW_SPLIT_FIELD = "video_length"
-# End a chain after this many empty pages in a row that still say has_more.
+# End a chain incomplete (the next run continues it) after this many pages in a row that
+# still say has_more but made no progress (no records, or the cursor did not move).
 TIKTOK_STALL_EMPTY_PAGES = 5
+# Adaptive windows (video configs without window_days): a window whose first page shows
+# more than this many pages left is cut into chains of about this many pages each, crawled
+# in parallel. Lower: faster, a partly filled page more per chain; higher: fewer requests.
+TIKTOK_ADAPTIVE_PAGES_PER_CHAIN = 6
+# Outage breaker: when at least TIKTOK_OUTAGE_FAILURE_RATIO of the last TIKTOK_OUTAGE_WINDOW
+# data requests failed (5xx, HTML, network errors), the crawl stops sending: "wait" holds
+# every request and sends one probe after TIKTOK_OUTAGE_PAUSE seconds (doubling after each
+# failed probe or relapse, up to TIKTOK_OUTAGE_PAUSE_MAX) and goes on when it succeeds;
+# "stop" closes the crawl (reason api_outage, resumable).
+TIKTOK_OUTAGE_WINDOW = 20
+TIKTOK_OUTAGE_FAILURE_RATIO = 0.5
+TIKTOK_OUTAGE_PAUSE = 30.0
+TIKTOK_OUTAGE_PAUSE_MAX = 1800.0
+TIKTOK_OUTAGE_ON_DETECTED = "wait"
 
 # --- Output --------------------------------------------------------------------------
 # Output folder for the default JSONL feeds, page records and report. {spider} and {job}

@@ -48,6 +48,9 @@ REASONS: dict[str, CloseReason] = {
     "closespider_itemcount": CloseReason(EXIT_INCOMPLETE, "max_items reached"),
     "closespider_timeout": CloseReason(EXIT_INCOMPLETE, "max_minutes reached"),
     "shutdown": CloseReason(EXIT_INCOMPLETE, "stopped by Ctrl-C or a signal"),
+    "api_outage": CloseReason(
+        EXIT_INCOMPLETE, "most requests failed (TIKTOK_OUTAGE_ON_DETECTED=stop)"
+    ),
     "token_unavailable": CloseReason(EXIT_INCOMPLETE, "the token endpoint did not answer"),
     "mongodb_unavailable": CloseReason(EXIT_INCOMPLETE, "MongoDB could not be written"),
     "cassette_miss": CloseReason(EXIT_INCOMPLETE, "a request was not in the cassette"),

@@ -8,15 +8,23 @@ jitter, up to ``TIKTOK_RETRY_TIMES``; an "invalid or expired" search_id is retri
 spider can restart a chain, split a window, record a user-level outcome or stop on FATAL.
 QUOTA and REFRESH_TOKEN responses pass untouched: the quota and token middlewares own them.
 
+A backoff never holds a download slot: the retry copy carries ``meta["tiktok_not_before"]``
+and the scheduler (``scheduler.MemoryScheduler``) keeps it until then. A 500 to a request
+marked ``tiktok_cut_on_500`` (an adaptive wide window's first page) is not retried: the
+spider cuts the window instead. The middleware also owns the crawl's ``OutageBreaker``
+(``outage.py``): when most recent requests fail it holds every request (one probe per
+pause) or, with ``TIKTOK_OUTAGE_ON_DETECTED=stop``, closes the crawl (``api_outage``).
+
 Settings: TIKTOK_RETRY_TIMES, TIKTOK_SEARCH_ID_RETRY_TIMES, TIKTOK_RETRY_BACKOFF_BASE,
-TIKTOK_RETRY_BACKOFF_MAX, and Scrapy's RETRY_EXCEPTIONS (which network errors to retry).
+TIKTOK_RETRY_BACKOFF_MAX, TIKTOK_OUTAGE_*, and Scrapy's RETRY_EXCEPTIONS (which network
+errors to retry).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +35,8 @@ from scrapy.utils.python import global_object_name
 
 from tiktok_scrapy import meta
 from tiktok_scrapy.api.errors import Classified, Outcome, classify
+from tiktok_scrapy.closing import close_spider_soon
+from tiktok_scrapy.outage import Decision, OutageBreaker
 
 if TYPE_CHECKING:
     from typing import Self
@@ -35,8 +45,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-Sleep = Callable[[float], Awaitable[Any]]
+Sleep = Callable[[float], Awaitable[Any]]  # the quota and token middlewares' waits
 PASS_THROUGH = frozenset({Outcome.QUOTA, Outcome.REFRESH_TOKEN})
+PROBE = "tiktok_outage_probe"
+
+
+class HeldForOutage(IgnoreRequest):
+    """The request was put back until the API answers again (not lost: a copy waits)."""
 
 
 def response_payload(response: Response) -> dict[str, Any] | None:
@@ -93,9 +108,17 @@ class ApiRetryMiddleware:
             load_object(x) if isinstance(x, str) else x
             for x in settings.getlist("RETRY_EXCEPTIONS")
         )
-        # Injection points for tests: no real waiting, deterministic jitter.
-        self.sleep: Sleep = asyncio.sleep
+        # Injection points for tests: the clock, deterministic jitter.
+        self.clock: Callable[[], float] = time.time
         self.jitter: Callable[[float, float], float] = random.uniform
+        self.breaker = OutageBreaker(
+            window=settings.getint("TIKTOK_OUTAGE_WINDOW"),
+            ratio=settings.getfloat("TIKTOK_OUTAGE_FAILURE_RATIO"),
+            pause=settings.getfloat("TIKTOK_OUTAGE_PAUSE"),
+            pause_max=settings.getfloat("TIKTOK_OUTAGE_PAUSE_MAX"),
+            clock=lambda: self.clock(),
+        )
+        self.stop_on_outage = settings.get("TIKTOK_OUTAGE_ON_DETECTED") == "stop"
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -105,18 +128,42 @@ class ApiRetryMiddleware:
     def _skip(request: Request) -> bool:
         return bool(request.meta.get(meta.TOKEN_REQUEST) or request.meta.get("dont_retry"))
 
+    async def process_request(self, request: Request) -> None:
+        """Hold data requests while the outage breaker is open (one probe at a time)."""
+        if self._skip(request) or request.meta.get(meta.CHAIN) is None:
+            return
+        decision, until = self.breaker.decide()
+        if decision is Decision.PROBE:
+            request.meta[PROBE] = True
+            logger.info("Outage: probing the API with %s.", describe(request))
+            return
+        if decision is Decision.HOLD:
+            if self.stop_on_outage:
+                raise IgnoreRequest("the API is failing (outage): the crawl is stopping")
+            held = self._copy(request)
+            held.meta[meta.NOT_BEFORE] = self.clock() + (until - self.breaker.clock())
+            self.stats.inc_value("tiktok/outage/held")
+            self.crawler.engine.crawl(held)
+            raise HeldForOutage("held until the API answers again")
+
     async def process_response(self, request: Request, response: Response) -> Request | Response:
         if self._skip(request):
             return response
         result = classify_response(response)
+        self._breaker_record(request, failed=result.outcome is Outcome.RETRY)
         if result.outcome in PASS_THROUGH:
             return response
-        if result.outcome is Outcome.RETRY:
-            retry = await self._retry(
-                request, result.code, result, meta.RETRY_TIMES, self.retry_times
-            )
+        if (
+            result.outcome is Outcome.RETRY
+            and request.meta.get(meta.CUT_ON_500)
+            and (response.status == 500 and not self.breaker.is_open)
+        ):
+            self.stats.inc_value("tiktok/retry/cut_on_500")
+            retry = None  # "too big": the spider cuts the window instead of retrying it
+        elif result.outcome is Outcome.RETRY:
+            retry = self._retry(request, result.code, result, meta.RETRY_TIMES, self.retry_times)
         elif result.outcome is Outcome.SEARCH_ID_INVALID:
-            retry = await self._retry(
+            retry = self._retry(
                 request, result.code, result, meta.SEARCH_ID_RETRIES, self.search_id_retry_times
             )
         else:
@@ -127,14 +174,17 @@ class ApiRetryMiddleware:
         return response
 
     async def process_exception(self, request: Request, exception: Exception) -> Request | None:
-        if (
-            self._skip(request)
-            or isinstance(exception, IgnoreRequest)
-            or not isinstance(exception, self.exceptions)
-        ):
+        if self._skip(request) or request.meta.get(meta.CHAIN) is None:
             return None
+        if isinstance(exception, IgnoreRequest):
+            if request.meta.pop(PROBE, False):
+                self.breaker.probe_lost()
+            return None
+        if not isinstance(exception, self.exceptions):
+            return None
+        self._breaker_record(request, failed=True)
         reason = global_object_name(type(exception)).rsplit(".", 1)[-1]
-        return await self._retry(
+        return self._retry(
             request,
             reason,
             None,
@@ -143,7 +193,34 @@ class ApiRetryMiddleware:
             detail=str(exception) or reason,
         )
 
-    async def _retry(
+    def _breaker_record(self, request: Request, failed: bool) -> None:
+        if request.meta.get(meta.CHAIN) is None:
+            return
+        event = self.breaker.record(failed, probe=bool(request.meta.pop(PROBE, False)))
+        if event is None:
+            return
+        self.stats.inc_value(f"tiktok/outage/{event}")
+        if event == "closed":
+            logger.info("Outage over: the API answers again; the crawl goes on.")
+            return
+        pause = self.breaker.current_pause()
+        if self.stop_on_outage:
+            logger.error(
+                "Outage: most of the last %d requests failed; stopping (resume later with the "
+                "same JOBDIR).",
+                self.breaker.window,
+            )
+            close_spider_soon(self.crawler, "api_outage")
+            return
+        logger.warning(
+            "Outage: %s; holding every request, next probe in %.0f s.",
+            f"most of the last {self.breaker.window} requests failed"
+            if event == "opened"
+            else "the probe failed too",
+            pause,
+        )
+
+    def _retry(
         self,
         request: Request,
         reason: str,
@@ -171,14 +248,25 @@ class ApiRetryMiddleware:
         )
         self.stats.inc_value("tiktok/retry/count")
         self.stats.inc_value(f"tiktok/retry/reason_count/{reason}")
-        await self.sleep(delay)
-        retry = request.copy()
+        retry = self._copy(request)
         retry.meta[counter_key] = done + 1
-        retry.meta.pop(meta.OUTCOME, None)
         # A response other than 401 came back, so the token worked: a later expiry gets its
         # own resend instead of counting as "rejected twice".
         retry.meta.pop(meta.AUTH_RETRIED, None)
-        retry.dont_filter = True
-        # The token middleware sets a fresh one; a queued request must not carry it to JOBDIR.
-        retry.headers.pop(b"Authorization", None)
+        self._hold(retry, delay)
         return retry
+
+    def _hold(self, request: Request, delay: float) -> None:
+        """Have the scheduler keep ``request`` for ``delay`` seconds (no slot waits)."""
+        request.meta[meta.NOT_BEFORE] = self.clock() + delay
+
+    @staticmethod
+    def _copy(request: Request) -> Request:
+        """The same request, to be sent again (Scrapy's get_retry_request does the same)."""
+        again = request.copy()
+        again.meta.pop(meta.OUTCOME, None)
+        again.meta.pop(PROBE, None)
+        again.dont_filter = True
+        # The token middleware sets a fresh one on the way out.
+        again.headers.pop(b"Authorization", None)
+        return again

@@ -281,9 +281,16 @@ class ResearchApiSpider(Spider):
                 meta.ENDPOINT: chain.endpoint.name,
                 meta.PAGE: state.page,
                 meta.EPOCH: state.epoch,
+                meta.CUT_ON_500: self.cut_on_500(chain, state),
                 "handle_httpstatus_all": True,
             },
         )
+
+    def cut_on_500(self, chain: Chain, state: ChainState) -> bool:
+        """Whether a 500 to this page means "too big": give up at once so ``split()`` cuts
+        the chain, instead of retrying at full size (videos: an adaptive wide window's
+        first page)."""
+        return False
 
     def admit(self, request: Request) -> bool:
         """Let through only the one request each chain expects next (see ChainGate)."""
@@ -403,6 +410,14 @@ class ResearchApiSpider(Spider):
             self._send_record(record)
             yield from self._restart_chain(chain, state, problem, kind="window_mismatch")
             return
+        children = list(self.cut(chain, state, new_state, raw, data)) if status == OPEN else []
+        cut_requests: list[Request] = []
+        if children:  # the rest of this chain is crawled by smaller chains, in parallel
+            status = new_state.state = SPLIT
+            new_state.reason = "split: dense"
+            record["split_into"] = [child.id for child, _ in children]
+            self.crawler.stats.inc_value("tiktok/chains/split_dense")
+            cut_requests = self._adopt(children)
         items = self.make_items(chain, records, data, new_state, status != OPEN)
         new_state.items = state.items + len(items)
         if items:
@@ -445,6 +460,40 @@ class ResearchApiSpider(Spider):
         if items:
             self.crawler.signals.send_catch_log(page_items, items=items)
         yield from items
+        if children:
+            logger.info(
+                "Chain %s is dense: the rest of its window goes to %d chains (%s).",
+                chain.id,
+                len(children),
+                ", ".join(child.id for child, _ in children),
+            )
+            yield from cut_requests
+
+    def cut(
+        self, chain: Chain, state: ChainState, new_state: ChainState, records: list, data: dict
+    ) -> Iterable[tuple[Chain, ChainState]]:
+        """Chains (with their first states) to crawl the rest of ``chain`` in parallel,
+        when its page shows it is worth it (videos: a dense window); none by default."""
+        return ()
+
+    def _adopt(self, children: list[tuple[Chain, ChainState]]) -> list[Request]:
+        """Register chains born at run time (cuts, splits), save them, request their pages.
+
+        A child an earlier run already saved (it was killed before its parent's page was
+        committed) keeps its stored state. Saved at once, before the parent's end is
+        committed, so a kill in between loses no ground.
+        """
+        requests = []
+        for child, child_state in children:
+            if child.id in self.states:
+                continue
+            self.chains[child.id] = child
+            child_state.spec = child.spec()
+            self.states[child.id] = child_state
+            if self.store:
+                self.store.save(child_state)
+            requests.append(self._page_request(child, child_state))
+        return requests
 
     def accept_records(
         self, chain: Chain, state: ChainState, new_state: ChainState, records: list
@@ -590,15 +639,9 @@ class ResearchApiSpider(Spider):
             reason,
             ", ".join(c.id for c in children),
         )
-        for child in children:
-            self.chains[child.id] = child
-            child_state = ChainState(child.id, spec=child.spec())
-            self.states[child.id] = child_state
-            if self.store:
-                self.store.save(child_state)
+        requests = self._adopt([(child, ChainState(child.id)) for child in children])
         self._end_chain(chain, state, SPLIT, f"split: {reason}")
-        for child in children:
-            yield self._page_request(child, self.states[child.id])
+        yield from requests
 
     def split(self, chain: Chain, state: ChainState) -> Iterable[Chain]:
         """Smaller chains covering the same ground (videos: halves of the window)."""

@@ -14,11 +14,13 @@ older than the oldest seen dropped as a repeat.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from tiktok_scrapy.api.endpoints import VIDEO_LENGTHS
-from tiktok_scrapy.api.windows import Window
+from tiktok_scrapy.api.windows import ONE_DAY, Window
 from tiktok_scrapy.checkpoints import ChainState, copy_state
 from tiktok_scrapy.config import VideosConfig
 from tiktok_scrapy.items import Video
@@ -114,6 +116,62 @@ class VideosSpider(ResearchApiSpider):
             continuation={**cont, "window": Window(window.start, day).to_json(), "below": oldest},
         )
 
+    # --- adaptive windows -------------------------------------------------------------
+    def cut(
+        self, chain: Chain, state: ChainState, new_state: ChainState, records: list, data: dict
+    ) -> Iterable[tuple[Chain, ChainState]]:
+        """A window whose first page proves it dense: the rest in parallel chains.
+
+        Videos come newest first, so the first page covers the window's newest stretch,
+        from its end down to the oldest video on the page. The videos (slots: the cursor's
+        advance, deleted ones included) per second of that stretch, times the window's
+        length, estimate the window's pages. When more than ``TIKTOK_ADAPTIVE_PAGES_PER_CHAIN``
+        are left, the days not yet seen are cut into as many chains as keep each near that
+        many pages. A cut costs at most one partly filled page per new chain, so few long
+        chains are cheap and many short ones fast; see docs/quota-and-retries.md.
+        """
+        window = _window_of(chain, state)
+        if not self.config.adaptive or state.page != 0 or window is None or window.days < 2:
+            return ()
+        seen = new_state.continuation
+        times = [
+            r["create_time"]
+            for r in records
+            if isinstance(r, dict) and _is_time(r.get("create_time"))
+        ]
+        if not times or not seen.get("oldest_day") or seen.get("oldest_id") is None:
+            return ()
+        estimate = estimate_pages(
+            window, min(times), _slots(state, data, len(records)), chain.body["max_count"]
+        )
+        per_chain = max(1, self.settings.getint("TIKTOK_ADAPTIVE_PAGES_PER_CHAIN"))
+        left = estimate - 1
+        oldest = min(max(date.fromisoformat(seen["oldest_day"]), window.start), window.end)
+        rest = Window(window.start, oldest)
+        parts = min(rest.days, math.ceil(left / per_chain))
+        if left <= per_chain or parts < 2:
+            return ()
+        self.crawler.stats.inc_value("tiktok/windows/estimated_pages", round(estimate))
+        query = chain.body["query"]
+        suffix = chain.id.partition("-".join(chain.window.api_dates()))[2] if chain.window else ""
+        children = []
+        for part in cut_days(rest, parts):
+            child = self.window_chain(part, query, suffix, chain.id)
+            child_state = ChainState(child.id)
+            if part.end == oldest:  # holds the day the first page stopped in: skip repeats
+                skip = max(0, int(seen.get("on_oldest_day", 0)) - int(chain.body["max_count"]))
+                child_state.cursor = skip or None
+                child_state.continuation = {**seen, "below": seen["oldest_id"]}
+                child_state.continuation.pop("window", None)
+            children.append((child, child_state))
+        return children
+
+    def cut_on_500(self, chain: Chain, state: ChainState) -> bool:
+        window = _window_of(chain, state)
+        return bool(
+            self.config.adaptive and state.page == 0 and window is not None and window.days > 1
+        )
+
     def split(self, chain: Chain, state: ChainState) -> Iterable[Chain]:
         window = chain.window
         if window is None:
@@ -145,6 +203,44 @@ class VideosSpider(ResearchApiSpider):
             if condition.get("field_name") == field and condition.get("operation") == "IN":
                 return list(condition.get("field_values", []))
         return []
+
+
+def _window_of(chain: Chain, state: ChainState) -> Window | None:
+    """The window a chain's next request covers (narrowed when it was continued)."""
+    narrowed = state.continuation.get("window")
+    return Window.from_json(narrowed) if narrowed else chain.window
+
+
+def _is_time(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _slots(state: ChainState, data: dict, records: int) -> int:
+    """Result slots the first page covered: the cursor's advance (deleted videos count)."""
+    cursor, sent = data.get("cursor"), state.cursor or 0
+    if isinstance(cursor, int) and cursor > sent:
+        return max(cursor - sent, records)
+    return records
+
+
+def estimate_pages(window: Window, oldest: float, slots: int, max_count: int) -> float:
+    """Pages a window needs, from its first page: ``slots`` results from the window's end
+    back to ``oldest`` (a Unix time), extended at that rate over the whole window."""
+    end = datetime(window.end.year, window.end.month, window.end.day, tzinfo=UTC) + ONE_DAY
+    covered = max(end.timestamp() - oldest, 3600.0)  # at least an hour: no wild estimates
+    total = slots * window.days * 86400 / covered
+    return max(1.0, total / max_count)
+
+
+def cut_days(window: Window, parts: int) -> list[Window]:
+    """``window`` cut into ``parts`` runs of whole days, as equal as possible, oldest first."""
+    days, out, start = window.days, [], window.start
+    for i in range(parts):
+        length = days // parts + (1 if i < days % parts else 0)
+        end = start + timedelta(days=length - 1)
+        out.append(Window(start, end))
+        start = end + ONE_DAY
+    return out
 
 
 def _note_seen(seen: dict, video_id: int, created: object) -> None:

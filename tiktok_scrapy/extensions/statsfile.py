@@ -30,6 +30,7 @@ LATEST = (
     "tiktok/job_id",
     "tiktok/run",
     "tiktok/requests_per_page",
+    "tiktok/records_per_request",
     "memusage/",
     "log_count/",
 )
@@ -84,6 +85,9 @@ def accumulate(previous: dict[str, Any] | None, run: dict[str, Any]) -> dict[str
     sent, needed = total.get("tiktok/requests_sent"), total.get("tiktok/pages_needed")
     if sent is not None and needed:
         total["tiktok/requests_per_page"] = round(sent / needed, 4)
+    items = total.get("tiktok/items")
+    if sent and items is not None:
+        total["tiktok/records_per_request"] = round(items / sent, 2)
     total["start_time"] = runs[0].get("start_time", run.get("start_time"))
     total["runs"] = runs
     return total

@@ -768,6 +768,9 @@ class ResearchApiSpider(Spider):
         stats.set_value("tiktok/pages_needed", pages_needed)
         if ratio is not None:
             stats.set_value("tiktok/requests_per_page", round(ratio, 4))
+        per_request = progress["items"] / self.requests_sent if self.requests_sent else None
+        if per_request is not None:
+            stats.set_value("tiktok/records_per_request", round(per_request, 2))
         verdict, why = self.verdict(reason)
         missing = self.incomplete_chains()
         stats.set_value("tiktok/verdict", verdict)
@@ -785,7 +788,7 @@ class ResearchApiSpider(Spider):
             self._lock.release()
         logger.info(
             "Crawl %s closed (%s): %d/%d chains done, %d incomplete, %d items, %d requests for "
-            "%d pages (%s requests per page).",
+            "%d pages (%s requests per page, %s records per request).",
             self.crawl_id,
             reason,
             progress["done"],
@@ -795,6 +798,7 @@ class ResearchApiSpider(Spider):
             self.requests_sent,
             pages_needed,
             f"{ratio:.3f}" if ratio is not None else "n/a",
+            f"{per_request:.1f}" if per_request is not None else "n/a",
         )
         if verdict == COMPLETE:
             logger.info("Verdict: complete — every chain ended with all its data.")

@@ -123,15 +123,15 @@ class VideosSpider(ResearchApiSpider):
         """A window whose first page proves it dense: the rest in parallel chains.
 
         Videos come newest first, so the first page covers the window's newest stretch,
-        from its end down to the oldest video on the page. The videos (slots: the cursor's
-        advance, deleted ones included) per second of that stretch, times the window's
-        length, estimate the window's pages. When more than ``TIKTOK_ADAPTIVE_PAGES_PER_CHAIN``
+        from its newest video down to its oldest. The results (slots: the cursor's advance,
+        deleted videos included) per second of that stretch, times the window's length,
+        estimate the window's pages. When more than ``TIKTOK_ADAPTIVE_PAGES_PER_CHAIN``
         are left, the days not yet seen are cut into as many chains as keep each near that
         many pages. A cut costs at most one partly filled page per new chain, so few long
         chains are cheap and many short ones fast; see docs/quota-and-retries.md.
         """
         window = _window_of(chain, state)
-        if not self.config.adaptive or state.page != 0 or window is None or window.days < 2:
+        if not self.config.adaptive or state.page != 0 or window is None:
             return ()
         seen = new_state.continuation
         times = [
@@ -142,28 +142,55 @@ class VideosSpider(ResearchApiSpider):
         if not times or not seen.get("oldest_day") or seen.get("oldest_id") is None:
             return ()
         estimate = estimate_pages(
-            window, min(times), _slots(state, data, len(records)), chain.body["max_count"]
+            window,
+            max(times),
+            min(times),
+            _slots(state, data, len(records)),
+            chain.body["max_count"],
         )
         per_chain = max(1, self.settings.getint("TIKTOK_ADAPTIVE_PAGES_PER_CHAIN"))
         left = estimate - 1
         oldest = min(max(date.fromisoformat(seen["oldest_day"]), window.start), window.end)
         rest = Window(window.start, oldest)
         parts = min(rest.days, math.ceil(left / per_chain))
-        if left <= per_chain or parts < 2:
+        if left <= per_chain:
             return ()
-        self.crawler.stats.inc_value("tiktok/windows/estimated_pages", round(estimate))
         query = chain.body["query"]
         suffix = chain.id.partition("-".join(chain.window.api_dates()))[2] if chain.window else ""
+        if parts < 2:  # one busy day left (an event): cut it by a field instead
+            return self._partition(chain, rest, query, suffix, seen["oldest_id"])
+        self.crawler.stats.inc_value("tiktok/windows/estimated_pages", round(estimate))
         children = []
         for part in cut_days(rest, parts):
             child = self.window_chain(part, query, suffix, chain.id)
             child_state = ChainState(child.id)
             if part.end == oldest:  # holds the day the first page stopped in: skip repeats
-                skip = max(0, int(seen.get("on_oldest_day", 0)) - int(chain.body["max_count"]))
+                # Moments after the first page, that day's videos already seen are exactly
+                # the first results (deleted ones only move the rest later): skip them all.
+                skip = int(seen.get("on_oldest_day", 0))
                 child_state.cursor = skip or None
                 child_state.continuation = {**seen, "below": seen["oldest_id"]}
                 child_state.continuation.pop("window", None)
             children.append((child, child_state))
+        return children
+
+    def _partition(
+        self, chain: Chain, day: Window, query: dict, suffix: str, below: int
+    ) -> list[tuple[Chain, ChainState]]:
+        """The rest of one busy day as one chain per value of ``TIKTOK_WINDOW_SPLIT_FIELD``;
+        each drops the videos the first page already brought (not older than ``below``)."""
+        field = self.settings.get("TIKTOK_WINDOW_SPLIT_FIELD")
+        if not field or f":{field}=" in chain.id:
+            return []
+        children = []
+        for value in self._partition_values(field, query):
+            child = self.window_chain(
+                day,
+                {**query, "and": [*query.get("and", []), _eq(field, value)]},
+                f"{suffix}:{field}={value}",
+                chain.id,
+            )
+            children.append((child, ChainState(child.id, continuation={"below": below})))
         return children
 
     def cut_on_500(self, chain: Chain, state: ChainState) -> bool:
@@ -223,11 +250,14 @@ def _slots(state: ChainState, data: dict, records: int) -> int:
     return records
 
 
-def estimate_pages(window: Window, oldest: float, slots: int, max_count: int) -> float:
-    """Pages a window needs, from its first page: ``slots`` results from the window's end
-    back to ``oldest`` (a Unix time), extended at that rate over the whole window."""
-    end = datetime(window.end.year, window.end.month, window.end.day, tzinfo=UTC) + ONE_DAY
-    covered = max(end.timestamp() - oldest, 3600.0)  # at least an hour: no wild estimates
+def estimate_pages(
+    window: Window, newest: float, oldest: float, slots: int, max_count: int
+) -> float:
+    """Pages a window needs, from its first page: ``slots`` results between ``newest`` and
+    ``oldest`` (Unix times), extended at that rate over the whole window. The page's own
+    span, not the window's end, sets the rate: a quiet last evening would otherwise hide a
+    busy window."""
+    covered = max(newest - oldest, 3600.0)  # at least an hour: no wild estimates
     total = slots * window.days * 86400 / covered
     return max(1.0, total / max_count)
 

@@ -587,6 +587,37 @@ def test_search_id_ttl_expires(make_sandbox: Any) -> None:
     assert first.data["search_id"] not in sandbox.state.searches
 
 
+def test_a_restarted_sandbox_rejects_the_search_ids_of_an_earlier_run(make_sandbox: Any) -> None:
+    before, after = Api(make_sandbox(seed=3)), Api(make_sandbox(seed=3))  # same data
+    first, again = before.call("videos", _video()), after.call("videos", _video())
+    assert first.data["videos"] == again.data["videos"]
+    assert first.data["search_id"] != again.data["search_id"]
+    stale = after.call("videos", _video(cursor=20, search_id=first.data["search_id"]))
+    assert stale.status == 400 and stale.error["code"] == "invalid_params"
+    assert stale.error["message"] == f"Search Id {first.data['search_id']} is invalid or expired"
+    assert classify(400, stale.raw).outcome is Outcome.SEARCH_ID_INVALID
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"start_date": "20240102"},
+        {"end_date": "20240111"},
+        {"query": ALL_QUERY},
+    ],
+)
+def test_a_search_id_answers_only_its_own_query_and_dates(make_sandbox: Any, changes: dict) -> None:
+    api = Api(make_sandbox())
+    search_id = api.call("videos", _video()).data["search_id"]
+    same = _video(cursor=20, search_id=search_id)
+    reordered = {**same, "query": {"and": [{**REGION_QUERY["and"][0], "operation": "in"}]}}
+    assert api.call("videos", reordered).status == 200  # the same query, normalised
+    other = api.call("videos", {**same, **changes})
+    assert other.status == 400
+    assert classify(400, other.raw).outcome is Outcome.SEARCH_ID_INVALID
+    assert api.call("videos", same).status == 200  # the search_id itself still works
+
+
 def test_stall_cursor(make_sandbox: Any) -> None:
     api = Api(make_sandbox(stall_cursor_rate=1.0))
     reply = api.call("videos", _video(cursor=40))

@@ -269,6 +269,17 @@ def test_ids_above_2_53_are_served_as_exact_integers(api: Api) -> None:
     assert all(str(i).encode() in reply.raw for i in ids)
 
 
+def test_field_types_follow_the_codebook(api: Api) -> None:
+    videos, _ = crawl_index(api, "videos", {"query": ALL_QUERY, **WINDOW}, "videos", 100)
+    assert sum("effect_ids" in v for v in videos) > 10
+    for v in videos:
+        assert all(isinstance(e, str) and e.isdigit() for e in v.get("effect_ids", ()))
+        assert all(isinstance(h, str) for h in v.get("hashtag_names", ()))
+        assert all(type(v[k]) is int for k in ("id", "music_id", "create_time", "view_count"))
+        assert type(v.get("playlist_id", 0)) is int
+        assert type(v["is_stem_verified"]) is bool
+
+
 # --- validation ---------------------------------------------------------------------------
 def _video(**changes: Any) -> dict:
     body = {"query": REGION_QUERY, **WINDOW, "max_count": 20}

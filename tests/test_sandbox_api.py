@@ -621,8 +621,12 @@ def test_a_search_id_answers_only_its_own_query_and_dates(make_sandbox: Any, cha
     api = Api(make_sandbox())
     search_id = api.call("videos", _video()).data["search_id"]
     same = _video(cursor=20, search_id=search_id)
-    reordered = {**same, "query": {"and": [{**REGION_QUERY["and"][0], "operation": "in"}]}}
-    assert api.call("videos", reordered).status == 200  # the same query, normalised
+    condition = REGION_QUERY["and"][0]
+    for same_query in (
+        {"and": [{**condition, "operation": "in"}]},  # normalised
+        {"and": [{**condition, "field_values": condition["field_values"][::-1]}]},  # a set
+    ):
+        assert api.call("videos", {**same, "query": same_query}).status == 200
     other = api.call("videos", {**same, **changes})
     assert other.status == 400
     assert classify(400, other.raw).outcome is Outcome.SEARCH_ID_INVALID

@@ -58,9 +58,17 @@ def search_key(query: dict, start_date: Any, end_date: Any) -> str:
     """What a search_id answers: the normalised query and the window, as one string.
 
     TikTok rejects a search_id sent with another query or other dates; comparing these
-    keys lets the sandbox do the same instead of paging a snapshot of another window.
+    keys lets the sandbox do the same instead of paging a snapshot of another window. The
+    values of an IN condition are a set: their order does not make another query.
     """
-    return json.dumps([query, str(start_date), str(end_date)], sort_keys=True)
+    canonical = {
+        key: [
+            {**c, "field_values": sorted(c["field_values"])} if c.get("operation") == "IN" else c
+            for c in conditions
+        ]
+        for key, conditions in query.items()
+    }
+    return json.dumps([canonical, str(start_date), str(end_date)], sort_keys=True)
 
 
 @dataclass(slots=True)

@@ -237,6 +237,32 @@ def test_fingerprint_ignores_limits_but_not_the_query() -> None:
     assert videos(name="study-1").query_id() == "study-1"
 
 
+def test_fingerprint_ignores_the_order_of_sets() -> None:
+    base = videos(regions=["FR", "DE"], hashtags=["flood", "storm"], keywords=["a", "b"])
+    same = videos(regions=["DE", "FR"], hashtags=["storm", "flood"], keywords=["b", "a"])
+    assert same.fingerprint() == base.fingerprint()
+    assert (
+        videos(fields="view_count,id").fingerprint() == videos(fields="id,view_count").fingerprint()
+    )
+    assert videos(fields=list(reversed(VIDEO_FIELDS))).fingerprint() == videos().fingerprint()
+    in_query = {
+        "and": [{"field_name": "region_code", "operation": "IN", "field_values": ["FR", "DE"]}]
+    }
+    swapped = {"and": [{**in_query["and"][0], "field_values": ["DE", "FR"]}]}
+    assert (
+        videos(hashtags=[], query=in_query).fingerprint()
+        == videos(hashtags=[], query=swapped).fingerprint()
+    )
+    users = [load_config("followers", inline(usernames=n)) for n in (["a", "b"], ["b", "a"])]
+    assert users[0].fingerprint() == users[1].fingerprint()
+    comments = [load_config("comments", inline(video_ids=i)) for i in ([1, 2], [2, 1])]
+    assert comments[0].fingerprint() == comments[1].fingerprint()
+    # What is crawled still counts: another set, or a value moved out of the IN list.
+    assert videos(regions=["FR"]).fingerprint() != videos(regions=["FR", "DE"]).fingerprint()
+    assert videos(regions=["FR"], exclude_regions=["DE"]).fingerprint() != base.fingerprint()
+    assert videos(fields="id").fingerprint() != videos(fields="id,view_count").fingerprint()
+
+
 def test_dump_round_trips_to_the_same_config() -> None:
     config = videos(regions=["us"], exclude_keywords=["ad"], max_items=5)
     dumped = config.to_jsonable()

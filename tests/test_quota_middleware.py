@@ -177,11 +177,33 @@ async def test_wait_mode_sleeps_until_next_api_midnight(tmp_path, caplog):
     req = request()
     with caplog.at_level(logging.WARNING):
         await mw.process_request(req)
-    assert clock.slept == [2 * 3600 + 60]
+    assert sum(clock.slept) == 2 * 3600 + 60 and max(clock.slept) <= 1  # in short steps
     assert req.meta[meta.QUOTA_RESERVED] == "main" and engine.closed == []
     assert mw.ledger.spent(CLIENT, "2024-05-02")["main"].requests == 1
     assert mw.stats.get_value("tiktok/quota/waited_seconds") == 7260
     assert "waiting 2 h 1 min" in caplog.text
+
+
+async def test_closing_the_crawl_ends_a_quota_wait(tmp_path):
+    mw, engine, clock = make(
+        tmp_path, TIKTOK_QUOTA_ON_EXHAUSTED="wait", TIKTOK_QUOTA_DAILY_REQUESTS={"main": 1}
+    )
+    engine.running = True
+    await mw.process_request(request())
+    advance = clock.sleep
+
+    async def sleep_then_ctrl_c(seconds: float) -> None:
+        await advance(seconds)
+        if len(clock.slept) == 3:
+            engine.running = False  # what Scrapy's first Ctrl-C does (engine.stop_async)
+
+    mw.sleep = sleep_then_ctrl_c
+    req = request()
+    with pytest.raises(QuotaExhausted):
+        await mw.process_request(req)
+    assert len(clock.slept) == 3 and meta.QUOTA_RESERVED not in req.meta
+    assert mw.ledger.spent(CLIENT, "2024-05-01")["main"].requests == 1
+    assert mw.stats.get_value("tiktok/quota/wait_cancelled") == 1
 
 
 async def test_429_marks_family_exhausted_and_requeues(tmp_path):
@@ -402,11 +424,34 @@ def test_sandbox_429_stops_crawl_once_and_ledger_uses_api_day(tmp_path, sandbox)
     client = Client.from_key("probe-key-0042", sandbox.url)
     # The first request is reserved before any response (local day); the rest on the
     # sandbox's day, learnt from its Date header.
+    # Every request is booked on the sandbox's day, learnt from the token response's Date
+    # header before the first reservation (4 served + the one that met the 429).
     spent = ledger.spent(client, "2030-01-02")["main"]
-    assert spent.requests == 4 and spent.exhausted
-    local_day = ApiClock().day()
-    assert ledger.spent(client, local_day)["main"].requests == 1
+    assert spent.requests == 5 and spent.exhausted
+    assert ledger.spent(client, ApiClock().day()) == {}
     assert "Closing the crawl (quota_exhausted)" in log and "Traceback" not in log
+
+
+@pytest.mark.integration
+def test_two_crawls_sharing_a_ledger_keep_its_limit_on_another_api_day(tmp_path):
+    """The sandbox's day is not the local one: no request may be booked on the local day."""
+    from tiktok_scrapy.sandbox import SandboxThread
+
+    with SandboxThread({"clock": datetime(2030, 1, 2, 12, 0, tzinfo=UTC)}) as sandbox:
+        for crawl in ("first", "second"):
+            stats, log = run_probe(
+                tmp_path,
+                sandbox.url,
+                10,
+                "TIKTOK_CLIENT_KEY=shared-key-0042",
+                "TIKTOK_CLIENT_SECRET=sandbox-secret",
+                'TIKTOK_QUOTA_DAILY_REQUESTS={"main": 4}',
+                "CONCURRENT_REQUESTS=4",
+            )
+            assert stats["reason"] == "quota_exhausted", (crawl, log[-2000:])
+        assert len(sandbox.requests()) == 4  # the ledger's limit, over both crawls
+    client = Client.from_key("shared-key-0042", sandbox.url)
+    assert SqliteLedger(tmp_path / "q.sqlite").spent(client, "2030-01-02")["main"].requests == 4
 
 
 @pytest.mark.integration
@@ -425,3 +470,63 @@ def test_an_unwritable_ledger_falls_back_to_memory_and_says_so(tmp_path, caplog)
         middleware = QuotaMiddleware.from_crawler(crawler)
     assert middleware.ledger is not None
     assert "TIKTOK_QUOTA_LEDGER" in caplog.text and "in memory" in caplog.text
+
+
+@pytest.mark.integration
+def test_one_ctrl_c_ends_a_quota_wait(tmp_path):
+    """TIKTOK_QUOTA_ON_EXHAUSTED=wait, 12 h before the API's midnight: one SIGINT closes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    from tiktok_scrapy.sandbox import SandboxThread
+
+    with SandboxThread({"clock": datetime(2030, 1, 2, 12, 0, tzinfo=UTC)}) as sandbox:
+        out = tmp_path / "stats.json"
+        spider = tmp_path / "probe.py"
+        spider.write_text(SPIDER.format(n=5, url=sandbox.url, out=str(out)))
+        settings_ = {
+            "ADDONS": "{}",
+            "ITEM_PIPELINES": "{}",
+            "EXTENSIONS": "{}",
+            "TIKTOK_API_URL": sandbox.url,
+            "TIKTOK_CLIENT_KEY": "wait-key-0042",
+            "TIKTOK_CLIENT_SECRET": "sandbox-secret",
+            "TIKTOK_QUOTA_LEDGER": str(tmp_path / "q.sqlite"),
+            "TIKTOK_QUOTA_DAILY_REQUESTS": '{"main": 2}',
+            "TIKTOK_QUOTA_ON_EXHAUSTED": "wait",
+            "TIKTOK_MAX_REQUESTS_PER_SECOND": "0",
+            "LOG_LEVEL": "INFO",
+        }
+        args = [a for k, v in settings_.items() for a in ("-s", f"{k}={v}")]
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("TIKTOK_")}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "scrapy", "runspider", str(spider), *args],
+            cwd=Path(__file__).parent.parent,
+            env=environ,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        watchdog = threading.Timer(120, proc.kill)  # a crawl that never waits fails, not hangs
+        watchdog.start()
+        try:
+            seen = []
+            for line in proc.stderr:  # until the crawl says it waits for midnight
+                seen.append(line)
+                if "until it resets" in line:
+                    break
+            else:
+                pytest.fail("".join(seen[-40:]))
+            proc.send_signal(signal.SIGINT)  # once: Scrapy's graceful shutdown
+            _, rest = proc.communicate(timeout=60)
+        finally:
+            watchdog.cancel()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        stats = json.loads(out.read_text())
+        assert stats["reason"] == "shutdown", rest[-2000:]
+        assert stats["tiktok/quota/wait_cancelled"] >= 1
+        assert len(sandbox.requests()) == 2 and "Traceback" not in rest

@@ -269,6 +269,17 @@ def test_ids_above_2_53_are_served_as_exact_integers(api: Api) -> None:
     assert all(str(i).encode() in reply.raw for i in ids)
 
 
+def test_field_types_follow_the_codebook(api: Api) -> None:
+    videos, _ = crawl_index(api, "videos", {"query": ALL_QUERY, **WINDOW}, "videos", 100)
+    assert sum("effect_ids" in v for v in videos) > 10
+    for v in videos:
+        assert all(isinstance(e, str) and e.isdigit() for e in v.get("effect_ids", ()))
+        assert all(isinstance(h, str) for h in v.get("hashtag_names", ()))
+        assert all(type(v[k]) is int for k in ("id", "music_id", "create_time", "view_count"))
+        assert type(v.get("playlist_id", 0)) is int
+        assert type(v["is_stem_verified"]) is bool
+
+
 # --- validation ---------------------------------------------------------------------------
 def _video(**changes: Any) -> dict:
     body = {"query": REGION_QUERY, **WINDOW, "max_count": 20}
@@ -585,6 +596,41 @@ def test_search_id_ttl_expires(make_sandbox: Any) -> None:
     reply = api.call("videos", body)
     assert reply.status == 400 and "invalid or expired" in reply.error["message"]
     assert first.data["search_id"] not in sandbox.state.searches
+
+
+def test_a_restarted_sandbox_rejects_the_search_ids_of_an_earlier_run(make_sandbox: Any) -> None:
+    before, after = Api(make_sandbox(seed=3)), Api(make_sandbox(seed=3))  # same data
+    first, again = before.call("videos", _video()), after.call("videos", _video())
+    assert first.data["videos"] == again.data["videos"]
+    assert first.data["search_id"] != again.data["search_id"]
+    stale = after.call("videos", _video(cursor=20, search_id=first.data["search_id"]))
+    assert stale.status == 400 and stale.error["code"] == "invalid_params"
+    assert stale.error["message"] == f"Search Id {first.data['search_id']} is invalid or expired"
+    assert classify(400, stale.raw).outcome is Outcome.SEARCH_ID_INVALID
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"start_date": "20240102"},
+        {"end_date": "20240111"},
+        {"query": ALL_QUERY},
+    ],
+)
+def test_a_search_id_answers_only_its_own_query_and_dates(make_sandbox: Any, changes: dict) -> None:
+    api = Api(make_sandbox())
+    search_id = api.call("videos", _video()).data["search_id"]
+    same = _video(cursor=20, search_id=search_id)
+    condition = REGION_QUERY["and"][0]
+    for same_query in (
+        {"and": [{**condition, "operation": "in"}]},  # normalised
+        {"and": [{**condition, "field_values": condition["field_values"][::-1]}]},  # a set
+    ):
+        assert api.call("videos", {**same, "query": same_query}).status == 200
+    other = api.call("videos", {**same, **changes})
+    assert other.status == 400
+    assert classify(400, other.raw).outcome is Outcome.SEARCH_ID_INVALID
+    assert api.call("videos", same).status == 200  # the search_id itself still works
 
 
 def test_stall_cursor(make_sandbox: Any) -> None:

@@ -79,7 +79,7 @@ def test_volume_order_and_id_layout(ds):
     for v in videos:
         assert 2**53 < v["id"] < 2**63 and v["id"] >> 32 == v["create_time"]
         assert 2**53 < v["music_id"] < 2**63
-        assert all(2**53 < e < 2**63 for e in v.get("effect_ids", ()))
+        assert all(isinstance(e, str) and 2**53 < int(e) < 2**63 for e in v.get("effect_ids", ()))
         assert ds.start <= day_of_id(v["id"]) <= ds.end
         assert v["_date"] == datetime.fromtimestamp(v["create_time"], UTC).strftime("%Y%m%d")
     assert ds.video(videos[123]["id"]) is videos[123]
@@ -176,7 +176,7 @@ V = {
     "video_description": "Sample Flooding today #Cats #duet",
     "music_id": 7159460238003800066,
     "hashtag_names": ["Cats", "duet"],
-    "effect_ids": [9007199254740999, 9007199254741111],
+    "effect_ids": ["9007199254740999", "9007199254741111"],  # strings, as the API sends them
     "video_duration": 45,
     "view_count": 120,
     "comment_count": 3,

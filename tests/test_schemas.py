@@ -78,6 +78,11 @@ def test_digit_string_ids_become_ints(codebook: Codebook) -> None:
     assert value["id"] == 7386111312293610270
 
 
+def test_effect_ids_are_strings_as_in_the_codebook(codebook: Codebook) -> None:
+    value = codebook.check("videos", {"id": 1, "effect_ids": ["63960564", 7]}).value
+    assert value["effect_ids"] == ["63960564", "7"]
+
+
 def test_ids_as_strings() -> None:
     value = (
         Codebook(ids_as_strings=True)

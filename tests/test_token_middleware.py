@@ -291,3 +291,46 @@ async def test_secret_and_token_never_logged_or_in_stats(caplog):
     assert SECRET not in caplog.text and token not in caplog.text
     stats = json.dumps(mw.stats.get_stats(), default=str)
     assert SECRET not in stats and token not in stats
+
+
+def text_response(status: int, body: str) -> Callable[[Request], TextResponse]:
+    return lambda r: TextResponse(r.url, status=status, body=body.encode(), request=r)
+
+
+LEAKS = f"client_key={KEY}&client_secret={SECRET}"
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (
+            lambda r: json_response(
+                r, 401, {"error": "invalid_client", "error_description": f"bad {LEAKS}"}
+            ),
+            "invalid_credentials",
+        ),
+        (ConnectionRefusedError(f"refused while sending {LEAKS}"), "token_unavailable"),
+        (text_response(200, f"<html>{LEAKS}</html>"), "token_unavailable"),
+        (text_response(502, f"<html>bad gateway {LEAKS}</html>"), "token_unavailable"),
+        (
+            lambda r: json_response(
+                r, 500, {"error": "server_error", "error_description": LEAKS, "log_id": KEY}
+            ),
+            "token_unavailable",
+        ),
+        (
+            lambda r: json_response(r, 404, {"error": {"code": "nope", "message": LEAKS}}),
+            "invalid_credentials",
+        ),
+    ],
+    ids=["invalid_client", "network_error", "non_json", "html_5xx", "json_5xx", "enveloped"],
+)
+async def test_no_token_error_path_reveals_key_or_secret(caplog, answer, reason):
+    mw, engine, _ = make([answer])
+    with caplog.at_level(logging.DEBUG), pytest.raises(IgnoreRequest) as raised:
+        await mw.process_request(data_request())
+    await settle()
+    assert engine.closed == [reason]
+    assert caplog.records, "expected some log output to check"
+    shown = caplog.text + str(raised.value) + json.dumps(mw.stats.get_stats(), default=str)
+    assert KEY not in shown and SECRET not in shown

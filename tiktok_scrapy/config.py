@@ -127,6 +127,38 @@ def _fields_for(spider: str, value: Any) -> tuple[str, ...]:
     return tuple(dedupe(names))
 
 
+# Lists whose order does not change what is crawled: chains are named by their input, an
+# IN condition matches any of its values, and fields are a set.
+UNORDERED_INPUTS = frozenset({"usernames", "video_ids", "comment_ids", "playlist_ids", "seeds"})
+
+
+def _unordered(data: dict[str, Any], spider: str) -> dict[str, Any]:
+    """``data`` with its set-like lists in one canonical order (for the fingerprint)."""
+
+    def canonical(values: list) -> list:
+        return sorted(set(values), key=lambda v: (type(v).__name__, v))
+
+    data = copy.deepcopy(data)
+    for key in UNORDERED_INPUTS.intersection(data):
+        data[key] = canonical(data[key])
+    if data.get("fields"):
+        data["fields"] = _field_order(spider, data["fields"])
+    for conditions in (data.get("query") or {}).values():
+        for cond in conditions if isinstance(conditions, list) else ():
+            if isinstance(cond, dict) and cond.get("operation") == "IN":
+                cond["field_values"] = canonical(cond.get("field_values") or [])
+    return data
+
+
+def _field_order(spider: str, fields: list[str]) -> list[str]:
+    """``fields`` in their endpoint's order (so the default "all" keeps its fingerprint)."""
+    for name in (spider, "users", "videos"):
+        known = ENDPOINTS[name].fields if name in ENDPOINTS else ()
+        if set(fields) <= set(known):
+            return [f for f in known if f in fields]
+    return sorted(set(fields))
+
+
 # --- Models -----------------------------------------------------------------------------
 
 
@@ -166,10 +198,14 @@ class CrawlConfig(BaseModel):
     def _canonical(self) -> str:
         data = {k: v for k, v in self.to_jsonable().items() if k not in LIMIT_KEYS}
         data["spider"] = self.spider
+        data = _unordered(data, self.spider)
         return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     def fingerprint(self) -> str:
-        """sha256 of what is crawled (limits excluded): resuming a different config is refused."""
+        """sha256 of what is crawled (limits excluded): resuming a different config is refused.
+
+        Lists that are sets (inputs, IN values, fields) count by content, not order.
+        """
         return hashlib.sha256(self._canonical().encode()).hexdigest()
 
     def query_id(self) -> str:

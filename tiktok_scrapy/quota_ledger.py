@@ -322,6 +322,7 @@ class ApiClock:
     def __init__(self, now: Callable[[], float] = time.time) -> None:
         self._now = now
         self.offset = 0.0  # API time minus local time, seconds
+        self.known = False  # a Date header has been seen (else the local clock stands in)
 
     def observe(self, date_header: str | bytes | None) -> None:
         """Learn the offset from a response's ``Date`` header; ignore unparsable ones."""
@@ -336,6 +337,7 @@ class ApiClock:
         if api_time.tzinfo is None:
             api_time = api_time.replace(tzinfo=UTC)
         self.offset = api_time.timestamp() - self._now()
+        self.known = True
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self._now() + self.offset, UTC)

@@ -32,6 +32,9 @@ from typing_extensions import TypedDict
 _DigitString = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,20}$"), AfterValidator(int)]
 Id = Annotated[StrictInt, Field(ge=0, lt=2**64)] | _DigitString
 """A 64-bit id: an int, or a string of digits (turned into an int); never a float."""
+EffectId = Annotated[str | StrictInt, AfterValidator(str)]
+"""An effect id: a string of digits in the codebook and in real clients' databases (an int,
+as older recordings have, becomes that string)."""
 Count = int | None
 Text = str | None
 
@@ -76,7 +79,7 @@ class VideoFields(_Ours, total=False):
     view_count: Count
     favorites_count: Count
     favourites_count: Count
-    effect_ids: list[Id | str] | None
+    effect_ids: list[EffectId] | None
     hashtag_names: list[str] | None
     hashtag_info_list: list[dict[str, Any]] | None
     sticker_info_list: list[dict[str, Any]] | None

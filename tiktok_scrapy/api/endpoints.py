@@ -95,9 +95,10 @@ QUERY_OPERATIONS: tuple[str, ...] = ("EQ", "IN", "GT", "GTE", "LT", "LTE")
 QUERY_ORDERED_FIELDS: frozenset[str] = frozenset({"create_date", "view_count", "comment_count"})
 VIDEO_LENGTHS: tuple[str, ...] = ("SHORT", "MID", "LONG", "EXTRA_LONG")
 
-# Keys of ``data`` that carry ids: integers above 2**53, never floats.
+# Keys of ``data`` that carry ids: integers above 2**53, never floats (``effect_ids`` are
+# strings in the codebook).
 ID_KEYS: frozenset[str] = frozenset(
-    {"id", "video_id", "music_id", "parent_comment_id", "playlist_id", "effect_ids"}
+    {"id", "video_id", "music_id", "parent_comment_id", "playlist_id"}
 )
 
 MAX_WINDOW_DAYS = 30  # start_date..end_date at most 30 days apart

@@ -2,9 +2,12 @@
 
 Every request sent costs quota whatever its outcome (500s included), so each one is
 reserved in the ledger (``tiktok_scrapy.quota_ledger``) for its endpoint's quota family on
-the API's UTC day, learnt from responses' ``Date`` headers. When a family is spent (by the
+the API's UTC day, learnt from responses' ``Date`` headers: nothing is booked before that
+day is known (the first request waits for the access token, whose response carries one), so
+two crawls sharing a ledger never book on different days. When a family is spent (by the
 ledger's count or by the API's 429) the crawl either stops (``quota_exhausted``; resuming
-with the same JOBDIR continues) or waits until the API's next 00:00 UTC. A 429 marks the
+with the same JOBDIR continues) or waits until the API's next 00:00 UTC; the crawl closing
+(a first Ctrl-C, a limit) ends the wait and drops the request for the next run. A 429 marks the
 family exhausted and requeues its request, so nothing is sent after a family's first 429
 (requests already in flight may meet one too).
 Records returned are counted too. A requests-per-second cap applies in any case.
@@ -17,6 +20,7 @@ MONGODB_URI / MONGODB_DATABASE / MONGODB_CLIENT_CLASS (MongoDB ledger).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import time
@@ -34,7 +38,7 @@ from tiktok_scrapy.api.endpoints import ENDPOINTS, Endpoint, QuotaFamily, endpoi
 from tiktok_scrapy.api.errors import Outcome
 from tiktok_scrapy.closing import close_spider_soon
 from tiktok_scrapy.middlewares.retry import Sleep, classify_response
-from tiktok_scrapy.middlewares.token import read_credentials
+from tiktok_scrapy.middlewares.token import TokenMiddleware, read_credentials
 from tiktok_scrapy.quota_ledger import (
     DEFAULT_COLLECTION,
     DEFAULT_LEDGER_PATH,
@@ -57,6 +61,7 @@ logger = logging.getLogger(__name__)
 
 DOCUMENTED_LIMITS = {QuotaFamily.MAIN.value: 1000, QuotaFamily.FOLLOW.value: 20000}
 ON_EXHAUSTED = ("stop", "wait")
+WAIT_STEP = 1.0  # seconds: a quota wait checks this often whether the crawl is closing
 
 
 class QuotaExhausted(IgnoreRequest):
@@ -103,14 +108,27 @@ def request_endpoint(request: Request) -> Endpoint | None:
     return ENDPOINTS.get(name) if name else endpoint_for_url(request.url)
 
 
-def find_quota_middleware(crawler: Crawler) -> QuotaMiddleware | None:
-    """The running crawl's QuotaMiddleware (for ``spent_this_crawl``), if enabled."""
+def _find_middleware(crawler: Crawler, kind: type) -> Any:
     engine = getattr(crawler, "engine", None)
     manager = getattr(getattr(engine, "downloader", None), "middleware", None)
     for mw in getattr(manager, "middlewares", ()):
-        if isinstance(mw, QuotaMiddleware):
+        if isinstance(mw, kind):
             return mw
     return None
+
+
+def find_quota_middleware(crawler: Crawler) -> QuotaMiddleware | None:
+    """The running crawl's QuotaMiddleware (for ``spent_this_crawl``), if enabled."""
+    return _find_middleware(crawler, QuotaMiddleware)
+
+
+def crawl_closing(crawler: Crawler) -> bool:
+    """True once the engine is stopping (Ctrl-C) or closing the spider (any close reason)."""
+    engine = getattr(crawler, "engine", None)
+    if engine is None:
+        return False
+    slot = getattr(engine, "_slot", None)
+    return getattr(engine, "running", True) is False or getattr(slot, "closing", None) is not None
 
 
 class RateLimiter:
@@ -162,6 +180,8 @@ class QuotaMiddleware:
         self._exhausted_here: set[tuple[str, str]] = set()
         self._announced: set[tuple[str, str]] = set()
         self._stopping = False
+        self._day_lock = asyncio.Lock()
+        self._day_asked = False
         self.sleep: Sleep = asyncio.sleep  # injection point for tests
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
@@ -183,12 +203,34 @@ class QuotaMiddleware:
             return
         request.meta.pop(meta.QUOTA_RESERVED, None)  # a resent request pays again
         family = self.family_of(request)
+        await self._learn_api_day()
         await self._reserve(family)
         request.meta[meta.QUOTA_RESERVED] = family
         self.spent_this_crawl[family] += 1
         self.stats.inc_value(f"tiktok/quota/requests/{family}")
         if self.limiter is not None:
             await self.limiter.wait()
+
+    async def _learn_api_day(self) -> None:
+        """Know the API's day before booking on it: the token response's ``Date`` says it.
+
+        The token is fetched anyway before the first data request; fetching it here, before
+        the first reservation, costs nothing and keeps the first requests off the local
+        day, which may not be the API's (two crawls would then share a limit twice). Without
+        a token middleware, or a ``Date`` header, the local UTC day stands in.
+        """
+        if self.api_clock.known or self._day_asked or self.ledger is None:
+            return
+        async with self._day_lock:
+            if self.api_clock.known or self._day_asked:
+                return
+            token_middleware = _find_middleware(self.crawler, TokenMiddleware)
+            if token_middleware is not None:
+                with contextlib.suppress(IgnoreRequest):  # the token middleware says why
+                    await token_middleware.token()
+            self._day_asked = True  # once: later responses still correct the day
+            if not self.api_clock.known:
+                logger.debug("No Date header from the API yet: booking on the local UTC day.")
 
     async def _reserve(self, family: str) -> None:
         limit = self.limits.get(family, DOCUMENTED_LIMITS[QuotaFamily.MAIN.value])
@@ -249,7 +291,13 @@ class QuotaMiddleware:
                 format_duration(seconds),
                 self.wait_margin,
             )
-        await self.sleep(seconds)
+        while seconds > 0:  # in steps, so that closing the crawl (Ctrl-C) ends the wait
+            if crawl_closing(self.crawler):
+                self.stats.inc_value("tiktok/quota/wait_cancelled")
+                raise QuotaExhausted(f"daily {family!r} quota wait ended: the crawl is closing")
+            step = min(seconds, WAIT_STEP)
+            await self.sleep(step)
+            seconds -= step
 
     # --- responses --------------------------------------------------------------------
     async def process_response(self, request: Request, response: Response) -> Request | Response:

@@ -8,7 +8,8 @@ than ``TIKTOK_TOKEN_REFRESH_MARGIN`` seconds remain (at most half its lifetime),
 credentials close the crawl (``invalid_credentials``); missing ones close it at open
 (``missing_credentials``) before anything is sent; an unreachable token endpoint is retried
 ``TIKTOK_TOKEN_RETRY_TIMES`` times with backoff, then closes it (``token_unavailable``).
-The secret and the token are never logged, put in stats or left on queued requests.
+The key, the secret and the token are never logged, put in stats or left on queued
+requests.
 
 Settings: TIKTOK_CLIENT_KEY, TIKTOK_CLIENT_SECRET (else the environment variables of the
 same names), TIKTOK_API_URL, TIKTOK_TOKEN_REFRESH_MARGIN, TIKTOK_TOKEN_RETRY_TIMES,
@@ -52,6 +53,7 @@ DEFAULT_EXPIRES_IN = 7200.0
 # Token endpoint errors worth retrying; any other ``error`` means the credentials are wrong.
 TRANSIENT_TOKEN_ERRORS = frozenset({"server_error", "temporarily_unavailable"})
 AUTHORIZATION = b"Authorization"
+MIN_KEY_TO_HIDE = 6
 
 
 def read_credentials(settings: BaseSettings) -> tuple[str | None, str | None]:
@@ -246,10 +248,18 @@ class TokenMiddleware:
         return problem
 
     def _scrub(self, text: str) -> str:
-        for secret in (self._secret, self._token):
+        """``text`` without the client key, the secret or the token (an error description
+        or an exception may echo the form we sent)."""
+        for secret in (self._secret, self._token, self._key_to_hide()):
             if secret:
                 text = text.replace(secret, "***")
         return text
+
+    def _key_to_hide(self) -> str | None:
+        # A very short key (the sandbox takes any, say "me") would blank out parts of words
+        # and hide nothing worth hiding.
+        key = self.client_key
+        return key if key and len(key) >= MIN_KEY_TO_HIDE else None
 
     def _fail(self, reason: str) -> None:
         if self._failed:

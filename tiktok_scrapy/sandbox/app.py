@@ -31,7 +31,7 @@ from tiktok_scrapy.api.query import QueryError, validate_query
 from tiktok_scrapy.sandbox import faults
 from tiktok_scrapy.sandbox.dataset import Dataset, UserError
 from tiktok_scrapy.sandbox.options import OptionsError, SandboxOptions, parse_datetime
-from tiktok_scrapy.sandbox.state import SandboxState
+from tiktok_scrapy.sandbox.state import SandboxState, search_key
 
 STATE = web.AppKey("state", SandboxState)
 DATASET = web.AppKey("dataset", Dataset)
@@ -264,17 +264,18 @@ def serve_videos(call: Call) -> dict[str, Any]:
     if faults.outage(call.state, start, end):
         raise ApiError(faults.INTERNAL_ERROR_MESSAGE, 500, "internal_error")
     search_id = call.body.get("search_id")
+    request = search_key(query, start, end)
     if search_id in (None, ""):
         videos = call.dataset.search(query, start, end)
         if faults.heavy_search(call.state, len(videos)):
             raise ApiError(faults.INTERNAL_ERROR_MESSAGE, 500, "internal_error")
-        search_id = call.state.new_search(videos) if videos else None
+        search_id = call.state.new_search(videos, request) if videos else None
     else:
         if isinstance(search_id, bool) or not isinstance(search_id, str | int):
             raise ApiError(f"Invalid search_id: expected a string, got {search_id!r}.")
         search_id = str(search_id)
         found = call.state.search(search_id)
-        if found is None or faults.search_id_fails(call.state, found):
+        if found is None or found.request != request or faults.search_id_fails(call.state, found):
             raise ApiError(faults.search_id_message(search_id))
         videos = found.videos
     if faults.heavy_search(call.state, len(videos)):

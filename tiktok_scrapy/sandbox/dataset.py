@@ -323,7 +323,8 @@ class Dataset:
         pool = Random(derive(self.seed, "pools"))
         n_music = max(50, round(400 * math.sqrt(self.scale)))
         self._music_ids = [pool.randrange(MIN_ID, 2**63) for _ in range(n_music)]
-        self._effect_ids = [pool.randrange(MIN_ID, 2**63) for _ in range(60)]
+        # Effect ids are strings of digits in the codebook (and in real clients' databases).
+        self._effect_ids = [str(pool.randrange(MIN_ID, 2**63)) for _ in range(60)]
         self.playlist_ids = sorted(pool.randrange(MIN_ID, 2**63) for _ in range(PLAYLISTS))
         self._events = self._schedule_events()
 

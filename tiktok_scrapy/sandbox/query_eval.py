@@ -61,7 +61,8 @@ def _hashtags(video: Video) -> tuple[str, ...]:
 
 
 def _effects(video: Video) -> tuple[int, ...]:
-    return tuple(video.get("effect_ids") or ())
+    """Effect ids as numbers: the API sends strings of digits, a query may send either."""
+    return tuple(int(e) for e in video.get("effect_ids") or () if str(e).strip().isdigit())
 
 
 def _video_length(video: Video) -> tuple[int, ...]:

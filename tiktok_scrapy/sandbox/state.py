@@ -7,6 +7,7 @@ loop before touching it from another thread.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import secrets
@@ -53,12 +54,30 @@ class Token:
     expires_at: float  # sandbox Unix time
 
 
+def search_key(query: dict, start_date: Any, end_date: Any) -> str:
+    """What a search_id answers: the normalised query and the window, as one string.
+
+    TikTok rejects a search_id sent with another query or other dates; comparing these
+    keys lets the sandbox do the same instead of paging a snapshot of another window. The
+    values of an IN condition are a set: their order does not make another query.
+    """
+    canonical = {
+        key: [
+            {**c, "field_values": sorted(c["field_values"])} if c.get("operation") == "IN" else c
+            for c in conditions
+        ]
+        for key, conditions in query.items()
+    }
+    return json.dumps([canonical, str(start_date), str(end_date)], sort_keys=True)
+
+
 @dataclass(slots=True)
 class Search:
     """A video query's result list, frozen under its search_id."""
 
     videos: list[dict]
     created_at: float  # sandbox Unix time
+    request: str  # the query and dates it answers (``search_key``); other bodies are refused
     just_failed: bool = False  # an injected "invalid or expired" answer; the retry works
 
 
@@ -77,13 +96,11 @@ class SandboxState:
     tokens_issued: int = 0
     log: deque = field(init=False)
     rng: random.Random = field(init=False)  # faults, latency jitter, is_random samples
-    _ids: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
         self.clock = Clock(self.options.clock)
         self.log = deque(maxlen=self.options.request_log_max or None)
         self.rng = random.Random(self.options.fault_seed)
-        self._ids = random.Random(self.options.seed ^ 0x5EA2C4)
 
     # --- options -------------------------------------------------------------------
     def set_options(self, **changes: Any) -> SandboxOptions:
@@ -144,7 +161,12 @@ class SandboxState:
         return True
 
     # --- search ids ----------------------------------------------------------------
-    def new_search(self, videos: list[dict]) -> str:
+    def new_search(self, videos: list[dict], request: str) -> str:
+        """A new search_id for ``videos``, the answer to ``request`` (see ``search_key``).
+
+        Ids come from ``secrets``, not from the dataset seed: a restarted sandbox must not
+        hand out (and so accept) the search_ids of an earlier run, as TikTok does not.
+        """
         ttl = self.options.search_id_ttl
         if ttl and len(self.searches) > 1000:
             now = self.clock.now()
@@ -153,12 +175,10 @@ class SandboxState:
         if len(self.searches) >= MAX_SEARCHES:  # a long-running sandbox: forget the oldest
             del self.searches[next(iter(self.searches))]
         while True:
-            search_id = str(
-                self._ids.randrange(7_000_000_000_000_000_000, 7_999_999_999_999_999_999)
-            )
+            search_id = str(7_000_000_000_000_000_000 + secrets.randbelow(10**18))
             if search_id not in self.searches:
                 break
-        self.searches[search_id] = Search(videos, self.clock.now())
+        self.searches[search_id] = Search(videos, self.clock.now(), request)
         return search_id
 
     def search(self, search_id: str) -> Search | None:

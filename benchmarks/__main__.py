@@ -11,6 +11,9 @@ Four measurements, each printed as a row with its goal and PASS/FAIL (see docs/b
 3. throughput: videos/s at zero latency through parse + validation + JSONL (+ MongoDB with
    MONGODB_URI), per crawler CPU-second too, and a cProfile of the crawl.
 4. memory: peak RSS of the crawl process at ~10k, 100k (and 1M with --full) videos.
+5. adaptive: default (adaptive) windows on a suite of sparse to dense queries, requests
+   sent / the fewest possible; a dense 15-day query at 2 s latency against TikTok's own
+   client (benchmarks/adaptive.py).
 Default ~4-5 min, --quick < 2 min, --full (~10 min) adds 1M videos and the default rate cap.
 """
 
@@ -472,7 +475,9 @@ def main(argv: list[str] | None = None) -> int:
     size.add_argument("--quick", action="store_true", help="< 2 minutes")
     size.add_argument("--full", action="store_true", help="adds 1M videos and the rate cap")
     parser.add_argument(
-        "--only", default="speed,quota,throughput,memory", help="comma-separated subset"
+        "--only",
+        default="speed,quota,throughput,memory,adaptive",
+        help="comma-separated subset",
     )
     parser.add_argument("--top", type=int, default=15, help="profile rows (0: no profile)")
     parser.add_argument("--results", type=Path, help="also write the table (markdown) here")
@@ -496,6 +501,10 @@ def main(argv: list[str] | None = None) -> int:
                     bench_throughput(sandbox, profile, table, 0 if args.quick else args.top)
         if "memory" in only:
             bench_memory(profile, table)
+        if "adaptive" in only:
+            from benchmarks.adaptive import bench_adaptive
+
+            bench_adaptive(table, quick=args.quick)
     finally:
         if not args.keep:
             cleanup()

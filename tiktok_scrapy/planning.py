@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from tiktok_scrapy.api.endpoints import COMMENT_CAP, ENDPOINTS
 
 NO_BOUND: dict[str, str] = {
-    "videos": "a window's size is known only once crawled: set max_requests for a bound",
+    "videos": "a window's size is known only once crawled; adaptive windows spend about "
+    "1 request per sparse window, results/100 + 1 per chain of a dense one: set "
+    "max_requests for a bound",
 }
 
 

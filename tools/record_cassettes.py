@@ -95,6 +95,7 @@ def cases() -> dict[str, Case]:
         "start_date": "2024-01-02",
         "end_date": "2024-01-04",
         "max_count": 3,
+        "window_days": 1,  # recorded with daily windows (not the adaptive default)
     }
     private = sorted(data.private_users)[0]
     likes_private = sorted(data.likes_private_users)[0]

@@ -66,7 +66,7 @@ TIKTOK_STALL_EMPTY_PAGES = 5
 # Adaptive windows (video configs without window_days): a window whose first page shows
 # more than this many pages left is cut into chains of about this many pages each, crawled
 # in parallel. Lower: faster, a partly filled page more per chain; higher: fewer requests.
-TIKTOK_ADAPTIVE_PAGES_PER_CHAIN = 4
+TIKTOK_ADAPTIVE_PAGES_PER_CHAIN = 5
 # Outage breaker: when at least TIKTOK_OUTAGE_FAILURE_RATIO of the last TIKTOK_OUTAGE_WINDOW
 # data requests failed (5xx, HTML, network errors), the crawl stops sending: "wait" holds
 # every request and sends one probe after TIKTOK_OUTAGE_PAUSE seconds (doubling after each

@@ -94,6 +94,18 @@ QUERY_OPERATIONS: tuple[str, ...] = ("EQ", "IN", "GT", "GTE", "LT", "LTE")
 # Fields that are compared as numbers/dates with GT/GTE/LT/LTE.
 QUERY_ORDERED_FIELDS: frozenset[str] = frozenset({"create_date", "view_count", "comment_count"})
 VIDEO_LENGTHS: tuple[str, ...] = ("SHORT", "MID", "LONG", "EXTRA_LONG")
+# Their limits in seconds (codebook: <15 s, 15-60 s, 1-5 min, >5 min).
+VIDEO_LENGTH_LIMITS: tuple[float, ...] = (15, 60, 300)
+
+
+def video_length_of(duration: object) -> str | None:
+    """The ``video_length`` bucket of a ``video_duration``; None when unknown or exactly on
+    a limit (the docs do not say which side a limit belongs to)."""
+    if not isinstance(duration, int | float) or isinstance(duration, bool):
+        return None
+    if duration in VIDEO_LENGTH_LIMITS:
+        return None
+    return VIDEO_LENGTHS[sum(duration > limit for limit in VIDEO_LENGTH_LIMITS)]
 
 # Keys of ``data`` that carry ids: integers above 2**53, never floats (``effect_ids`` are
 # strings in the codebook).

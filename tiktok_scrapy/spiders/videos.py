@@ -15,11 +15,12 @@ older than the oldest seen dropped as a repeat.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from tiktok_scrapy.api.endpoints import VIDEO_LENGTHS
+from tiktok_scrapy.api.endpoints import VIDEO_LENGTHS, video_length_of
 from tiktok_scrapy.api.windows import ONE_DAY, Window
 from tiktok_scrapy.checkpoints import ChainState, copy_state
 from tiktok_scrapy.config import VideosConfig
@@ -158,7 +159,7 @@ class VideosSpider(ResearchApiSpider):
         query = chain.body["query"]
         suffix = chain.id.partition("-".join(chain.window.api_dates()))[2] if chain.window else ""
         if parts < 2:  # one busy day left (an event): cut it by a field instead
-            return self._partition(chain, rest, query, suffix, seen["oldest_id"])
+            return self._partition(chain, rest, query, suffix, seen["oldest_id"], records)
         self.crawler.stats.inc_value("tiktok/windows/estimated_pages", round(estimate))
         children = []
         for part in cut_days(rest, parts):
@@ -175,13 +176,24 @@ class VideosSpider(ResearchApiSpider):
         return children
 
     def _partition(
-        self, chain: Chain, day: Window, query: dict, suffix: str, below: int
+        self, chain: Chain, day: Window, query: dict, suffix: str, below: int, seen: list
     ) -> list[tuple[Chain, ChainState]]:
         """The rest of one busy day as one chain per value of ``TIKTOK_WINDOW_SPLIT_FIELD``;
-        each drops the videos the first page already brought (not older than ``below``)."""
+        each drops the videos the first page already brought (not older than ``below``)
+        and, split by video_length, skips those it surely holds (their durations are on the
+        page: the newest of each part)."""
         field = self.settings.get("TIKTOK_WINDOW_SPLIT_FIELD")
         if not field or f":{field}=" in chain.id:
             return []
+        surely: Counter[str | None] = Counter()
+        if field == "video_length":  # only videos of that day take its slots
+            surely.update(
+                video_length_of(r.get("video_duration"))
+                for r in seen
+                if isinstance(r, dict)
+                and _is_time(r.get("create_time"))
+                and datetime.fromtimestamp(r["create_time"], UTC).date() == day.start
+            )
         children = []
         for value in self._partition_values(field, query):
             child = self.window_chain(
@@ -190,7 +202,10 @@ class VideosSpider(ResearchApiSpider):
                 f"{suffix}:{field}={value}",
                 chain.id,
             )
-            children.append((child, ChainState(child.id, continuation={"below": below})))
+            skip = surely.get(value, 0)
+            children.append(
+                (child, ChainState(child.id, cursor=skip or None, continuation={"below": below}))
+            )
         return children
 
     def cut_on_500(self, chain: Chain, state: ChainState) -> bool:

@@ -29,7 +29,7 @@ from scrapy.http import JsonRequest, Response
 from twisted.python.failure import Failure
 
 from tiktok_scrapy import meta
-from tiktok_scrapy.api.endpoints import ENDPOINTS, Endpoint, Pagination
+from tiktok_scrapy.api.endpoints import ENDPOINTS, Endpoint
 from tiktok_scrapy.api.errors import Outcome, classify
 from tiktok_scrapy.api.windows import Window
 from tiktok_scrapy.checkpoints import (
@@ -120,6 +120,7 @@ class ResearchApiSpider(Spider):
         self.tracker = PageTracker(self._commit)
         self._pages_at_start = 0
         self.requests_sent = 0
+        self._unauthorised = False
 
     # --- Scrapy wiring -----------------------------------------------------------------
     @classmethod
@@ -154,7 +155,7 @@ class ResearchApiSpider(Spider):
 
     def first_cursor(self, chain: Chain) -> Any:
         """Cursor for a chain's first page (None: send none)."""
-        return None
+        return chain.endpoint.first_cursor
 
     # --- start ---------------------------------------------------------------------------
     async def start(self) -> AsyncIterator[Request]:
@@ -222,13 +223,16 @@ class ResearchApiSpider(Spider):
     # --- requests ------------------------------------------------------------------------
     def _page_request(self, chain: Chain, state: ChainState) -> JsonRequest:
         body = dict(chain.body)
+        endpoint = chain.endpoint
         cursor = state.cursor if state.page else self.first_cursor(chain)
-        if cursor is not None:
-            body["cursor"] = cursor
-        if chain.endpoint.cap is not None and "max_count" in body:
-            body["max_count"] = min(body["max_count"], chain.endpoint.cap - (cursor or 0))
-        if state.search_id and chain.endpoint.pagination is Pagination.INDEX_SEARCH:
+        if cursor is not None and endpoint.cursor_key:
+            body[endpoint.cursor_key] = cursor
+        if endpoint.cap is not None and "max_count" in body:
+            body["max_count"] = min(body["max_count"], endpoint.cap - (cursor or 0))
+        if state.search_id and endpoint.sends_search_id:
             body["search_id"] = state.search_id
+        if endpoint.fields_in_body:
+            body["fields"] = ",".join(chain.fields or endpoint.fields)
         self.expected[chain.id] = (state.epoch, state.page)
         return JsonRequest(
             chain.endpoint.url(self.api_url, chain.fields),
@@ -309,6 +313,9 @@ class ResearchApiSpider(Spider):
                 classified.log_id,
             )
             raise CloseSpider("auth_failed")
+        elif classified.code == "scope_not_authorized":
+            self._end_chain(chain, state, FAILED, f"{classified.code}: {classified.message}")
+            self._stop_unauthorised(chain.endpoint, classified)
         else:
             logger.error(
                 "The API refused a request of chain %s: %s %s (log_id %s). This is a bug in the "
@@ -320,6 +327,23 @@ class ResearchApiSpider(Spider):
             )
             self._end_chain(chain, state, FAILED, f"{classified.code}: {classified.message}")
             raise CloseSpider("api_error")
+
+    def _stop_unauthorised(self, endpoint: Endpoint, classified: Any) -> None:
+        """The client lacks the endpoint's approval: one line naming it, then stop."""
+        if not self._unauthorised:
+            self._unauthorised = True
+            self.crawler.stats.set_value("tiktok/unauthorised", endpoint.requirement)
+            logger.error(
+                "This client is not authorised for the %s: %s needs %s (the API answered "
+                "scope_not_authorized: %s, log_id %s) — ask TikTok to add it to your research "
+                "project; stopping.",
+                endpoint.access.value,
+                endpoint.path,
+                endpoint.requirement,
+                classified.message or "no message",
+                classified.log_id,
+            )
+        raise CloseSpider("scope_not_authorized")
 
     def _on_data(
         self,
@@ -333,8 +357,9 @@ class ResearchApiSpider(Spider):
         endpoint = chain.endpoint
         records = endpoint.records(data)
         sent_cursor = state.cursor if state.page else self.first_cursor(chain)
-        next_cursor = data.get("cursor")
-        has_more = bool(data.get("has_more")) and endpoint.paged
+        next_cursor = endpoint.next_cursor(data, sent_cursor)
+        page_size = chain.body.get(endpoint.count_param) if endpoint.count_param else None
+        has_more = endpoint.has_more(data, records, page_size)
         empty = 0 if records else state.empty_pages + 1
         reason = self.end_reason(chain, has_more, sent_cursor, next_cursor, empty)
         new_state = copy_state(

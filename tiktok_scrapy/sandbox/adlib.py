@@ -54,6 +54,14 @@ def size_value(text: str) -> int:
     return int(text[:-1]) * {"K": 10**3, "M": 10**6, "B": 10**9}[text[-1].upper()]
 
 
+def size_text(value: int) -> str:
+    """11000 -> "11K", 2_121_000 -> "2M": an integer under 1000 with K, M or B."""
+    for suffix, unit in (("B", 10**9), ("M", 10**6)):
+        if value >= unit:
+            return f"{value // unit}{suffix}"
+    return f"{max(1, value // 1000)}K"
+
+
 @dataclass
 class AdLibrary:
     """Advertisers, ads and commercial content of one seed (read-only once built)."""
@@ -92,7 +100,7 @@ class AdLibrary:
                         "videos": [{"url": f"https://cdn.example/ad/{rng.getrandbits(40):x}.mp4"}],
                         "image_urls": [f"https://cdn.example/ad/{rng.getrandbits(40):x}.jpeg"],
                         "reach": {
-                            "unique_users_seen": f"{max(1, total // 1000)}K",
+                            "unique_users_seen": size_text(total),
                             "unique_users_seen_by_country": seen,
                         },
                         "title": f"{rng.choice(PHRASES).title()} — {owner['business_name']}",

@@ -406,7 +406,7 @@ ENDPOINTS: dict[str, Endpoint] = {
             "products",
             "/v2/research/tts/product/",
             "shop_id",
-            ("product_data", "products"),
+            ("product_data",),
             Pagination.PAGE,
             fields=PRODUCT_FIELDS,
             access=Access.SHOP,
@@ -419,7 +419,7 @@ ENDPOINTS: dict[str, Endpoint] = {
             "product_reviews",
             "/v2/research/tts/review/",
             "product_id",
-            ("review_data", "reviews"),
+            ("review_data",),
             Pagination.PAGE,
             fields=REVIEW_FIELDS,
             access=Access.SHOP,
@@ -494,3 +494,20 @@ def endpoint_for_url(url: str) -> Endpoint | None:
         if path.endswith(endpoint_path):
             return endpoint
     return None
+
+
+def markdown_table() -> str:
+    """The table as Markdown, for docs/endpoints.md (``tools/endpoint_docs.py`` writes it)."""
+    rows = [
+        "| spider | path | records under `data` | pagination | page size | quota "
+        "| approval (scope) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for e in ENDPOINTS.values():
+        keys = " or ".join(f"`{k}`" for k in e.data_keys) or "the object itself"
+        size = f"`{e.count_param}` ≤ {e.max_count}" if e.count_param else "—"
+        rows.append(
+            f"| `{e.name}` | `{e.path}` | {keys} | {e.pagination.value} | {size} "
+            f"| {e.family.value} | {e.access.value} (`{e.scope}`) |"
+        )
+    return "\n".join(rows) + "\n"

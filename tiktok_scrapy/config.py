@@ -747,6 +747,7 @@ class _AdlibRangeConfig(CrawlConfig):
     """A date range of the ad library (from 2022-10-01) and its filters."""
 
     range_key: ClassVar[str]  # the filter that holds the date range
+    key_fields: ClassVar[tuple[str, ...]] = ()  # always requested (natural keys)
     start_date: DateValue
     end_date: DateValue
     max_count: AdlibMaxCount = ADLIB_MAX_COUNT
@@ -755,7 +756,8 @@ class _AdlibRangeConfig(CrawlConfig):
     @field_validator("fields", mode="before")
     @classmethod
     def _check_fields(cls, value: Any, info: ValidationInfo) -> tuple[str, ...]:
-        return _fields_for((info.context or {}).get("spider") or cls.default_spider, value)
+        names = _fields_for((info.context or {}).get("spider") or cls.default_spider, value)
+        return tuple(dedupe([*cls.key_fields, *names]))
 
     @model_validator(mode="after")
     def _check_range(self) -> _AdlibRangeConfig:
@@ -808,6 +810,7 @@ class AdsConfig(_AdlibRangeConfig):
 
     default_spider: ClassVar[str] = "ads"
     range_key: ClassVar[str] = "ad_published_date_range"
+    key_fields: ClassVar[tuple[str, ...]] = ("ad.id",)
     ids_per_chain: ClassVar[int] = 50
 
     country_code: str = "ALL"
@@ -871,6 +874,7 @@ class CommercialContentConfig(_AdlibRangeConfig):
 
     default_spider: ClassVar[str] = "commercial_content"
     range_key: ClassVar[str] = "content_published_date_range"
+    key_fields: ClassVar[tuple[str, ...]] = ("id",)
 
     creator_country_code: str = "ALL"
     creator_usernames: StrList = Field(default_factory=list)

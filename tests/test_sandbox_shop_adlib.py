@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from test_sandbox_api import Api
 
+from tiktok_scrapy.api.endpoints import ENDPOINTS
 from tiktok_scrapy.sandbox import OptionsError, SandboxOptions, SandboxThread, adlib, shop
 
 RANGE = {"ad_published_date_range": {"min": "20230101", "max": "20230630"}}
@@ -95,7 +96,7 @@ def test_denied_access_answers_scope_not_authorized_and_spends_nothing(make_sand
     sandbox = make_sandbox(denied_access="no-ads:adlib", scope_denied_status=403)
     refused = Api(sandbox, "no-ads").call("advertisers", {"search_term": "awesome"})
     assert refused.status == 403 and refused.json["error"]["code"] == "scope_not_authorized"
-    assert "research.adlib.basic" in refused.json["error"]["message"]
+    assert ENDPOINTS["advertisers"].scope in refused.json["error"]["message"]
     assert Api(sandbox, "no-ads").call("shops", {"shop_name": "Free Soul"}).status == 200
     assert Api(sandbox, "other").call("advertisers", {"search_term": "awesome"}).status == 200
     assert sandbox.stats()["quota_by_client"]["no-ads"] == {"main": 1}
@@ -106,4 +107,5 @@ def test_denied_access_option_is_checked() -> None:
         SandboxOptions.from_dict({"denied_access": "someone:everything"})
     with pytest.raises(OptionsError, match="401 or 403"):
         SandboxOptions.from_dict({"scope_denied_status": 500})
-    assert SandboxOptions.from_dict({"denied_access": "a:research.adlib.basic, b:shop"})
+    scope = ENDPOINTS["ads"].scope
+    assert SandboxOptions.from_dict({"denied_access": f"a:{scope}, b:shop"}).denied_access

@@ -195,13 +195,19 @@ def test_advertisers_and_commercial_content(sandbox: SandboxThread, tmp_path: Pa
 @pytest.mark.parametrize(
     ("spider", "config", "denied", "status", "named"),
     [
-        ("shops", {"shop_names": ["Free Soul", "Casa Verde"]}, "shop", 401, "research.data.basic"),
+        (
+            "shops",
+            {"shop_names": ["Free Soul", "Casa Verde"]},
+            "shop",
+            401,
+            ENDPOINTS["shops"].scope,
+        ),
         (
             "ads",
             {**AD_RANGE, "search_terms": ["coffee", "sale"]},
             "adlib",
             403,
-            "research.adlib.basic",
+            ENDPOINTS["ads"].scope,
         ),
     ],
 )
@@ -271,7 +277,7 @@ def test_sandbox_reads_fields_from_the_body_or_the_query_string(sandbox: Sandbox
         )
         return json.loads(urllib.request.urlopen(request).read())
 
-    path = f"{sandbox.url}/v2/research/tts/shop/"
+    path = sandbox.url + ENDPOINTS["shops"].path
     in_body = ask(path, {"shop_name": name, "fields": "shop_id,shop_name", "limit": 1})
     in_query = ask(path + "?fields=shop_id,shop_name", {"shop_name": name, "limit": 1})
     assert in_body == {**in_query, "error": in_body["error"]}

@@ -37,7 +37,7 @@ class SandboxOptions:
     quota_follow: int = 20000
     quota_adlib: int = 1000  # the Commercial Content API's (undocumented) daily limit
     # Clients lacking an approval: "key:shop,other-key:adlib" (shop, adlib or research, or
-    # a scope such as research.adlib.basic); they get scope_not_authorized there.
+    # an endpoint's scope); they get scope_not_authorized there.
     denied_access: str = ""
     scope_denied_status: int = 401  # the HTTP status of scope_not_authorized (401 or 403)
     # Initial sandbox time (UTC); None: real time. Moved later through /admin/clock.

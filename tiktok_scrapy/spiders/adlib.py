@@ -4,8 +4,8 @@
 chain per search term or batch of advertiser ids; ``advertisers`` searches by term and
 ``ad_details`` fetches ads by id (from a list or an earlier ``ads`` crawl). The query
 endpoints page by sending back the returned ``search_id`` while ``has_more`` holds
-(``Pagination.SEARCH`` in ``api.endpoints``). The ad library needs its own approval
-(scope ``research.adlib.basic``); without it the crawl stops at the first answer.
+(``Pagination.SEARCH`` in ``api.endpoints``). The ad library needs its own approval (the
+table's ``scope``); without it the crawl stops at the first answer.
 """
 
 from __future__ import annotations

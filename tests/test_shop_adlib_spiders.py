@@ -312,3 +312,30 @@ def test_natural_keys_are_always_requested() -> None:
     )
     bodies = ads.requests()
     assert len(bodies) == 3 and len(bodies[0][1]["filters"]["advertiser_business_ids"]) == 50
+
+
+# --- faults ------------------------------------------------------------------------------------
+@pytest.mark.integration
+@pytest.mark.parametrize("spider", ["products", "ads"])
+def test_faults_are_retried_and_nothing_is_lost(make_sandbox, tmp_path: Path, spider: str) -> None:
+    sandbox = make_sandbox(
+        error_rate=0.15, transient_400_rate=0.1, non_json_rate=0.05, html_504_rate=0.05
+    )
+    if spider == "products":
+        data = shop.of(sandbox.dataset)
+        config: dict = {"shop_ids": [s["shop_id"] for s in data.shops], "max_count": 4}
+        truth = Counter(p["product_id"] for s in data.shops for p in data.products(s["shop_id"]))
+        key = "product_id"
+    else:
+        config = {**AD_RANGE, "search_terms": ["sale", "coffee"], "max_count": 5}
+        library = adlib.of(sandbox.dataset)
+        ads = [library.query_ads(20230101, 20230630, "ALL", t) for t in ("sale", "coffee")]
+        truth = Counter(a["ad"]["id"] for found in ads for a in found)
+        key = "ad_id"
+    result = run_crawl(spider, config, sandbox.url, tmp_path)
+    assert result.returncode == 0 and result.stats["finish_reason"] == "finished", result.log[
+        -3000:
+    ]
+    assert Counter(i[key] for i in result.of(spider)) == truth
+    assert result.stats.get("tiktok/retry/count", 0) > 0
+    assert "tiktok/chains/failed" not in result.stats

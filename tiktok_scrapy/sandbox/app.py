@@ -377,7 +377,7 @@ def scope_refusal(state: SandboxState, endpoint: Endpoint, client: str) -> web.R
         state.options.scope_denied_status,
         "scope_not_authorized",
         f"The client is not authorized for this endpoint: it needs the {endpoint.access.value} "
-        f"approval (scope {endpoint.scope}).",
+        f"approval (scope {endpoint.scope})",
     )
 
 

@@ -29,6 +29,8 @@ from tiktok_scrapy.cassettes import (
     match_key,
     request_key,
 )
+from tiktok_scrapy.sandbox import adlib, shop
+from tiktok_scrapy.spiders.shop import review_key
 from tools.record_cassettes import ADDONS, CASSETTE_DIR, Case, cases, crawl_command, crawl_env
 
 TOKEN_URL = "http://127.0.0.1:5000/v2/oauth/token/"
@@ -189,6 +191,13 @@ def test_every_spider_has_a_cassette():
         "reposted_videos",
         "playlists",
         "network",
+        "shops",
+        "products",
+        "product_reviews",
+        "ads",
+        "ad_details",
+        "advertisers",
+        "commercial_content",
     }
     for name in cases():
         assert (CASSETTE_DIR / name / "cassette.json").is_file(), name
@@ -359,6 +368,49 @@ def test_playlists_cassette(replays, data):
     assert playlist["playlist_video_ids"] == truth["playlist_video_ids"]
 
 
+def test_shop_cassettes(replays):
+    data = shop.shop_data(0)
+    shops = replays["shops"]
+    _ok(shops)
+    assert {s["shop_id"] for s in shops.of("shops")} == {
+        s["shop_id"] for s in data.by_name("Free Soul")
+    }
+    products = replays["products"]
+    _ok(products)
+    shop_id = cases()["products"].config["shop_ids"][0]
+    assert _ids(products.of("products"), "product_id") == _ids(data.products(shop_id), "product_id")
+    assert [p["request_body"].count('"page_start"') for p in products.pages] == [1, 1, 1]
+    reviews = replays["product_reviews"]
+    _ok(reviews)
+    product_id = cases()["product_reviews"].config["product_ids"][0]
+    keys = Counter(review_key(product_id, r) for r in data.reviews(product_id))
+    assert Counter(r["review_key"] for r in reviews.of("product_reviews")) == keys
+
+
+def test_ad_library_cassettes(replays):
+    library = adlib.ad_library(0)
+    ads = replays["ads"]
+    _ok(ads)
+    truth = library.query_ads(20230101, 20230228, "ALL", "coffee")
+    assert _ids(ads.of("ads"), "ad_id") == Counter(a["ad"]["id"] for a in truth)
+    assert len(ads.pages) == -(-len(truth) // cases()["ads"].config["max_count"])
+    details = replays["ad_details"]
+    _ok(details)
+    assert _ids(details.of("ad_details"), "ad_id") == Counter(
+        cases()["ad_details"].config["ad_ids"][:2]
+    )
+    assert details.stats["tiktok/outcomes/user_level"] == 1
+    advertisers = replays["advertisers"]
+    _ok(advertisers)
+    assert _ids(advertisers.of("advertisers"), "business_id") == Counter(
+        a["business_id"] for a in library.find_advertisers("awesome")[:3]
+    )
+    contents = replays["commercial_content"]
+    _ok(contents)
+    truth = library.query_contents(20230101, 20230107)
+    assert _ids(contents.of("commercial_content")) == Counter(c["id"] for c in truth)
+
+
 def test_unrecorded_request_stops_the_crawl_with_one_line_and_sends_nothing(replays):
     result = replays["miss"]
     assert result.stats.get("finish_reason") == "cassette_miss"
@@ -446,5 +498,5 @@ def test_scrapy_check_of_every_project_spider_replays_its_cassette(tmp_path):
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-3000:]
-    assert "Ran 10 contracts" in output and "OK" in output
+    assert "Ran 17 contracts" in output and "OK" in output
     assert not any(tmp_path.iterdir())  # no output files, nothing written

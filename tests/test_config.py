@@ -203,6 +203,14 @@ def test_every_shipped_example_validates_and_reads_its_inputs(
         )
         + "\n"
     )
+    for spider, record in {  # earlier Shop and ad-library outputs for the chained examples
+        "shops": {"shop_id": 7494754040961993092, "shop_name": "Free Soul"},
+        "products": {"product_id": 1729587769570529799, "shop_id": 7494754040961993092},
+        "ads": {"ad_id": 104836593772645, "ad": {"id": 104836593772645}},
+    }.items():
+        folder = tmp_path / "data" / spider / "20240101T000000Z"
+        folder.mkdir(parents=True)
+        (folder / f"{spider}.jsonl").write_text(json.dumps(record) + "\n")
     monkeypatch.chdir(tmp_path)
     names = example_names()
     assert {"quickstart", "raw_query", "event_window", "users", "playlists"} <= set(names)

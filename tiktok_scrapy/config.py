@@ -25,6 +25,7 @@ from typing import Annotated, Any, ClassVar, Union
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -37,7 +38,16 @@ from pydantic import (
 )
 
 import tiktok_scrapy
-from tiktok_scrapy.api.endpoints import ENDPOINTS, MAX_COUNT, MAX_WINDOW_DAYS
+from tiktok_scrapy.api.endpoints import (
+    AD_COUNTRIES,
+    ADLIB_FIRST_DAY,
+    ADLIB_MAX_COUNT,
+    EEA_COUNTRIES,
+    ENDPOINTS,
+    MAX_COUNT,
+    MAX_WINDOW_DAYS,
+    SHOP_PAGE_SIZE,
+)
 from tiktok_scrapy.api.query import (
     QueryError,
     check_region,
@@ -632,6 +642,307 @@ class RefreshConfig(CrawlConfig):
             raise ConfigError(f"{self._where}: from_output: {exc}") from None
 
 
+# --- TikTok Shop and the Commercial Content API ------------------------------------------
+
+ShopPageSize = Annotated[int, Field(ge=1, le=SHOP_PAGE_SIZE)]
+AdlibMaxCount = Annotated[int, Field(ge=1, le=ADLIB_MAX_COUNT)]
+ADLIB_FIRST = date(int(ADLIB_FIRST_DAY[:4]), int(ADLIB_FIRST_DAY[4:6]), int(ADLIB_FIRST_DAY[6:]))
+
+
+class _ListInputsConfig(_InputsMixin, CrawlConfig):
+    """One chain per value: a list, a file, or an earlier crawl's output (``from_output``).
+
+    A subclass names its list key (``<key>_file`` is its file), the kind of value that
+    ``inputs.read_output`` finds in earlier outputs, and whether values are numeric ids.
+    """
+
+    list_key: ClassVar[str]
+    output_kind: ClassVar[str | None] = None
+    numeric: ClassVar[bool] = True
+    # Keys a record needs to be stored (natural keys): always requested with ``fields``.
+    key_fields: ClassVar[tuple[str, ...]] = ()
+
+    column: str = ""
+    fields: tuple[str, ...] = Field("all", validate_default=True)
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _check_fields(cls, value: Any, info: ValidationInfo) -> tuple[str, ...]:
+        names = _fields_for((info.context or {}).get("spider") or cls.default_spider, value)
+        return tuple(dedupe([*cls.key_fields, *names])) if names else names
+
+    @model_validator(mode="after")
+    def _check_inputs(self) -> _ListInputsConfig:
+        self._require_input()
+        return self
+
+    @property
+    def _default_column(self) -> str:
+        return self.list_key.removesuffix("s")
+
+    def inputs(self) -> list:
+        """The values from the list, the file and the earlier output; each once, order kept."""
+        column = self.column or self._default_column
+        values: list = list(getattr(self, self.list_key))
+        file_key = f"{self.list_key}_file"
+        if getattr(self, file_key, None):
+            values += self._read(file_key, lambda p: read_values(p, column))
+        if getattr(self, "from_output", None) and self.output_kind:
+            kind = self.output_kind
+            values += self._read("from_output", lambda p: read_output(p, kind, self.column or None))
+        if self.numeric:
+            try:
+                values = _to_ids(values, self.list_key.replace("_", " "))
+            except InputError as exc:
+                raise ConfigError(f"{self._where}: {exc} — give numeric ids") from None
+        else:
+            values = [str(v).strip() for v in values if str(v).strip()]
+        values = dedupe(values)
+        if not values:
+            raise ConfigError(
+                f"{self._where}: no {self.list_key.replace('_', ' ')} found in "
+                f"{', '.join(k for k in self.input_keys if getattr(self, k))} — check the file"
+            )
+        return values
+
+
+class ShopsConfig(_ListInputsConfig):
+    """TikTok Shop info by shop name (EU shops)."""
+
+    default_spider: ClassVar[str] = "shops"
+    input_keys: ClassVar[tuple[str, ...]] = ("shop_names", "shop_names_file")
+    list_key: ClassVar[str] = "shop_names"
+    numeric: ClassVar[bool] = False
+    key_fields: ClassVar[tuple[str, ...]] = ("shop_id",)
+
+    shop_names: StrList = Field(default_factory=list)
+    shop_names_file: Path | None = None
+    max_count: ShopPageSize = SHOP_PAGE_SIZE  # sent as ``limit``: shops per name
+
+
+class ProductsConfig(_ListInputsConfig):
+    """A shop's products by shop id, or from an earlier ``shops`` crawl."""
+
+    default_spider: ClassVar[str] = "products"
+    input_keys: ClassVar[tuple[str, ...]] = ("shop_ids", "shop_ids_file", "from_output")
+    list_key: ClassVar[str] = "shop_ids"
+    output_kind: ClassVar[str | None] = "shop_id"
+    key_fields: ClassVar[tuple[str, ...]] = ("product_id",)
+
+    shop_ids: IdList = Field(default_factory=list)
+    shop_ids_file: Path | None = None
+    from_output: Path | None = None
+    max_count: ShopPageSize = SHOP_PAGE_SIZE  # sent as ``page_size``
+
+
+class ProductReviewsConfig(_ListInputsConfig):
+    """A product's reviews by product id, or from an earlier ``products`` crawl."""
+
+    default_spider: ClassVar[str] = "product_reviews"
+    input_keys: ClassVar[tuple[str, ...]] = ("product_ids", "product_ids_file", "from_output")
+    list_key: ClassVar[str] = "product_ids"
+    output_kind: ClassVar[str | None] = "product_id"
+
+    product_ids: IdList = Field(default_factory=list)
+    product_ids_file: Path | None = None
+    from_output: Path | None = None
+    max_count: ShopPageSize = SHOP_PAGE_SIZE  # sent as ``page_size``
+
+
+class AdDetailsConfig(_ListInputsConfig):
+    """Ad details by ad id, or from an earlier ``ads`` crawl."""
+
+    default_spider: ClassVar[str] = "ad_details"
+    input_keys: ClassVar[tuple[str, ...]] = ("ad_ids", "ad_ids_file", "from_output")
+    list_key: ClassVar[str] = "ad_ids"
+    output_kind: ClassVar[str | None] = "ad_id"
+
+    ad_ids: IdList = Field(default_factory=list)
+    ad_ids_file: Path | None = None
+    from_output: Path | None = None
+
+
+def _search_terms(value: list[str]) -> list[str]:
+    for term in value:
+        if len(term) > 50:
+            raise ValueError(f'"{term[:60]}" is longer than the API\'s 50 characters — shorten it')
+    return value
+
+
+SearchTerms = Annotated[list[str], BeforeValidator(_as_strings), AfterValidator(_search_terms)]
+
+
+class AdvertisersConfig(_ListInputsConfig):
+    """Advertisers of the ad library by search term."""
+
+    default_spider: ClassVar[str] = "advertisers"
+    input_keys: ClassVar[tuple[str, ...]] = ("search_terms", "search_terms_file")
+    list_key: ClassVar[str] = "search_terms"
+    numeric: ClassVar[bool] = False
+    key_fields: ClassVar[tuple[str, ...]] = ("business_id",)
+
+    search_terms: SearchTerms = Field(default_factory=list)
+    search_terms_file: Path | None = None
+    max_count: AdlibMaxCount = ADLIB_MAX_COUNT
+
+
+class _AdlibRangeConfig(CrawlConfig):
+    """A date range of the ad library (from 2022-10-01) and its filters."""
+
+    range_key: ClassVar[str]  # the filter that holds the date range
+    key_fields: ClassVar[tuple[str, ...]] = ()  # always requested (natural keys)
+    start_date: DateValue
+    end_date: DateValue
+    max_count: AdlibMaxCount = ADLIB_MAX_COUNT
+    fields: tuple[str, ...] = Field("all", validate_default=True)
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _check_fields(cls, value: Any, info: ValidationInfo) -> tuple[str, ...]:
+        names = _fields_for((info.context or {}).get("spider") or cls.default_spider, value)
+        return tuple(dedupe([*cls.key_fields, *names]))
+
+    @model_validator(mode="after")
+    def _check_range(self) -> _AdlibRangeConfig:
+        if self.start_date < ADLIB_FIRST:
+            raise ValueError(
+                f"start_date {self.start_date} is before {ADLIB_FIRST}: the ad library starts "
+                f"there — use start_date: {ADLIB_FIRST} or later"
+            )
+        if self.start_date > self.end_date:
+            raise ValueError(
+                f"start_date {self.start_date} is after end_date {self.end_date} — swap them"
+            )
+        return self
+
+    def date_range(self) -> dict[str, str]:
+        return {"min": self.start_date.strftime("%Y%m%d"), "max": self.end_date.strftime("%Y%m%d")}
+
+    def requests(self) -> list[tuple[str, dict[str, Any]]]:
+        """(label, body without paging keys) of each chain, in a stable order."""
+        raise NotImplementedError
+
+    def inputs(self) -> list[str]:
+        """The chains' labels (reads ``from_output`` files now, as other inputs are read)."""
+        return [label for label, _ in self.requests()]
+
+
+def _country(value: Any, allowed: tuple[str, ...], key: str) -> str:
+    code = "NO" if value is False else str(value).strip().upper()  # YAML's bare NO
+    if code != "ALL" and code not in allowed:
+        raise ValueError(
+            f'{key}: "{value}" is not a supported country{did_you_mean(code, allowed)} — '
+            f"use ALL or one of {', '.join(allowed)}"
+        )
+    return code
+
+
+SIZE_PATTERN = r"^[0-9]{1,3}[KMB]$"
+
+
+class SizeRange(BaseModel):
+    """unique_users_seen_size_range: e.g. {min: 10K, max: 1M} (an integer < 1000 + K/M/B)."""
+
+    model_config = ConfigDict(extra="forbid")
+    min: Annotated[str, Field(pattern=SIZE_PATTERN)] | None = None
+    max: Annotated[str, Field(pattern=SIZE_PATTERN)] | None = None
+
+
+class AdsConfig(_AdlibRangeConfig):
+    """Ads published in a date range, by country, search term(s) or advertiser ids."""
+
+    default_spider: ClassVar[str] = "ads"
+    range_key: ClassVar[str] = "ad_published_date_range"
+    key_fields: ClassVar[tuple[str, ...]] = ("ad.id",)
+    ids_per_chain: ClassVar[int] = 50
+
+    country_code: str = "ALL"
+    search_terms: SearchTerms = Field(default_factory=list)
+    search_type: typing.Literal["exact_phrase", "fuzzy_phrase"] | None = None
+    advertiser_business_ids: IdList = Field(default_factory=list)
+    from_output: Path | None = None  # an earlier ``advertisers`` crawl: its business ids
+    unique_users_seen_size_range: SizeRange | None = None
+
+    @field_validator("country_code", mode="before")
+    @classmethod
+    def _check_country(cls, value: Any) -> str:
+        return _country(value, AD_COUNTRIES, "country_code")
+
+    @model_validator(mode="after")
+    def _warn_ignored_ids(self) -> AdsConfig:
+        if self.search_terms and (self.advertiser_business_ids or self.from_output):
+            self.warnings.append(
+                "with search_terms the API ignores advertiser_business_ids: the ads of those "
+                "advertisers are not selected — crawl them in a config of their own"
+            )
+        return self
+
+    def _business_ids(self) -> list[int]:
+        ids: list = list(self.advertiser_business_ids)
+        if self.from_output:
+            ids += self._read("from_output", lambda p: read_output(p, "business_id"))
+        try:
+            return dedupe(_to_ids(ids, "advertiser business ids"))
+        except InputError as exc:
+            raise ConfigError(f"{self._where}: {exc} — give numeric business ids") from None
+
+    def requests(self) -> list[tuple[str, dict[str, Any]]]:
+        filters: dict[str, Any] = {self.range_key: self.date_range()}
+        filters["country_code"] = self.country_code
+        if self.unique_users_seen_size_range:
+            size = self.unique_users_seen_size_range.model_dump(exclude_none=True)
+            filters["unique_users_seen_size_range"] = size
+        base = f"{self.country_code}:{self.date_range()['min']}-{self.date_range()['max']}"
+        extra = {"search_type": self.search_type} if self.search_type else {}
+        if self.search_terms:
+            return [
+                (f"{base}:term={term}", {"filters": filters, "search_term": term, **extra})
+                for term in dedupe(self.search_terms)
+            ]
+        ids = self._business_ids()
+        if not ids:
+            return [(base, {"filters": filters})]
+        step = self.ids_per_chain
+        return [
+            (
+                f"{base}:advertisers={i // step + 1}",
+                {"filters": {**filters, "advertiser_business_ids": ids[i : i + step]}},
+            )
+            for i in range(0, len(ids), step)
+        ]
+
+
+class CommercialContentConfig(_AdlibRangeConfig):
+    """Commercial content (paid partnerships, promotions) published in a date range."""
+
+    default_spider: ClassVar[str] = "commercial_content"
+    range_key: ClassVar[str] = "content_published_date_range"
+    key_fields: ClassVar[tuple[str, ...]] = ("id",)
+
+    creator_country_code: str = "ALL"
+    creator_usernames: StrList = Field(default_factory=list)
+
+    @field_validator("creator_country_code", mode="before")
+    @classmethod
+    def _check_country(cls, value: Any) -> str:
+        return _country(value, EEA_COUNTRIES, "creator_country_code")
+
+    @field_validator("creator_usernames")
+    @classmethod
+    def _strip_at(cls, value: list[str]) -> list[str]:
+        return [v.lstrip("@") for v in value if v.lstrip("@")]
+
+    def requests(self) -> list[tuple[str, dict[str, Any]]]:
+        filters: dict[str, Any] = {
+            self.range_key: self.date_range(),
+            "creator_country_code": self.creator_country_code,
+        }
+        if self.creator_usernames:
+            filters["creator_usernames"] = dedupe(self.creator_usernames)
+        label = f"{self.creator_country_code}:{self.date_range()['min']}-{self.date_range()['max']}"
+        return [(label, {"filters": filters})]
+
+
 SPIDER_CONFIGS: dict[str, type[CrawlConfig]] = {
     "videos": VideosConfig,
     "users": UserInputsConfig,
@@ -644,6 +955,13 @@ SPIDER_CONFIGS: dict[str, type[CrawlConfig]] = {
     "playlists": PlaylistInputsConfig,
     "network": NetworkConfig,
     "refresh": RefreshConfig,
+    "shops": ShopsConfig,
+    "products": ProductsConfig,
+    "product_reviews": ProductReviewsConfig,
+    "ads": AdsConfig,
+    "ad_details": AdDetailsConfig,
+    "advertisers": AdvertisersConfig,
+    "commercial_content": CommercialContentConfig,
 }
 
 # --- Loading ----------------------------------------------------------------------------

@@ -25,6 +25,10 @@ OUTPUT_SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "video_id": (("videos.jsonl", "id"), ("user_videos.jsonl", "id")),
     "playlist_id": (("videos.jsonl", "playlist_id"), ("playlists.jsonl", "playlist_id")),
+    "shop_id": (("shops.jsonl", "shop_id"), ("products.jsonl", "shop_id")),
+    "product_id": (("products.jsonl", "product_id"), ("product_reviews.jsonl", "product_id")),
+    "ad_id": (("ads.jsonl", "ad_id"), ("ad_details.jsonl", "ad_id")),
+    "business_id": (("advertisers.jsonl", "business_id"), ("ads.jsonl", "business_id")),
 }
 JSONL_SUFFIXES = frozenset({".jsonl", ".jl", ".ndjson", ".json"})
 

@@ -56,6 +56,53 @@ class Playlist(ApiItem):
     collection = "playlists"
 
 
+class Shop(ApiItem):
+    """A TikTok Shop (EU) as sent, plus ``requested_name``: the name it was found by."""
+
+    collection = "shops"
+
+
+class Product(ApiItem):
+    """A shop's product as sent, plus the ``shop_id`` it was listed under."""
+
+    collection = "products"
+
+
+class ProductReview(ApiItem):
+    """A product review as sent, plus ``product_id`` and ``review_key``.
+
+    Reviews carry no id: ``review_key`` is a digest of what identifies one (product, time,
+    text, rating, reviewer), so a re-crawl updates a stored review instead of adding it.
+    """
+
+    collection = "product_reviews"
+
+
+class Ad(ApiItem):
+    """An ad-library result ``{"ad": {...}, "advertiser": {...}}`` plus top-level ``ad_id``
+    and ``business_id`` (for storage keys and for ``ad_details`` to read)."""
+
+    collection = "ads"
+
+
+class AdDetail(ApiItem):
+    """An ad's details ``{"ad", "ad_group", "advertiser"}`` plus the requested ``ad_id``."""
+
+    collection = "ad_details"
+
+
+class Advertiser(ApiItem):
+    """An advertiser as sent, plus the ``search_term`` that found it."""
+
+    collection = "advertisers"
+
+
+class CommercialContent(ApiItem):
+    """A commercial content record (paid partnership, promotion) as sent."""
+
+    collection = "commercial_content"
+
+
 ITEM_CLASSES: tuple[type[ApiItem], ...] = (
     Video,
     User,
@@ -63,6 +110,13 @@ ITEM_CLASSES: tuple[type[ApiItem], ...] = (
     FollowEdge,
     UserVideoLink,
     Playlist,
+    Shop,
+    Product,
+    ProductReview,
+    Ad,
+    AdDetail,
+    Advertiser,
+    CommercialContent,
 )
 
 

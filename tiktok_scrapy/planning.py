@@ -39,7 +39,7 @@ def pages_bound(
     endpoint: str, max_count: int, *, is_random: bool = False, ids: int | None = None
 ) -> int | None:
     """At most this many pages per chain, or None when only the data decides."""
-    if endpoint in ("users", "pinned_videos") or (endpoint == "videos" and is_random):
+    if not ENDPOINTS[endpoint].paged or (endpoint == "videos" and is_random):
         return 1
     if endpoint == "comments":
         return math.ceil(COMMENT_CAP / max_count)

@@ -154,6 +154,92 @@ class PlaylistSchema(_Ours, total=False):
     playlist_last_updated: int | str | None
 
 
+# --- TikTok Shop (spec pages "research-api-specs-query-tiktok-shop-*") -------------------
+# Ratings come as strings ("4.8", or "FIVE" for a review); counts as int64. Prices are a
+# list of strings ("20.79GBP").
+
+
+class ShopSchema(_Ours, total=False):
+    __pydantic_config__ = _EXTRA  # type: ignore[misc]
+    shop_id: Id
+    shop_name: Text
+    shop_rating: str | int | float | None
+    shop_review_count: Count
+    item_sold_count: Count
+    shop_performance_value: int | float | None
+    requested_name: Text
+
+
+class ProductSchema(_Ours, total=False):
+    __pydantic_config__ = _EXTRA  # type: ignore[misc]
+    product_id: Id
+    shop_id: Id | None
+    product_name: Text
+    product_description: Text
+    product_price: list[str | int | float] | str | None
+    product_rating: str | int | float | None
+    product_sold_count: Count
+    product_review_count: Count
+    product_rating_1_count: Count
+    product_rating_2_count: Count
+    product_rating_3_count: Count
+    product_rating_4_count: Count
+    product_rating_5_count: Count
+    shop_name: Text
+
+
+class ProductReviewSchema(_Ours, total=False):
+    """``create_time`` is documented in seconds; the page's example is in milliseconds."""
+
+    __pydantic_config__ = _EXTRA  # type: ignore[misc]
+    product_id: Id
+    review_key: Annotated[str, StringConstraints(min_length=1)]
+    product_name: Text
+    review_text: Text
+    review_like_count: Count
+    create_time: Count
+    review_rating: str | int | None
+    display_name: Text
+
+
+# --- Commercial Content API (pages "commercial-content-api-*") --------------------------
+# Nested objects are kept as sent. Dates (YYYYMMDD) come as strings or integers; ids of
+# commercial content are strings in the example and i64 in the table.
+
+
+class AdSchema(_Ours, total=False):
+    __pydantic_config__ = _EXTRA  # type: ignore[misc]
+    ad_id: Id
+    business_id: Id | None
+    ad: dict[str, Any]
+    advertiser: dict[str, Any] | None
+
+
+class AdDetailSchema(AdSchema, total=False):
+    __pydantic_config__ = _EXTRA  # type: ignore[misc]
+    ad_group: dict[str, Any] | None
+
+
+class AdvertiserSchema(_Ours, total=False):
+    __pydantic_config__ = _EXTRA  # type: ignore[misc]
+    business_id: Id
+    business_name: Text
+    country_code: Text
+    search_term: Text
+
+
+class CommercialContentSchema(_Ours, total=False):
+    __pydantic_config__ = _EXTRA  # type: ignore[misc]
+    id: Id | str
+    create_date: str | int | None
+    create_timestamp: Count
+    label: Text
+    brand_names: list[str] | None
+    creator: dict[str, Any] | None
+    videos: list[dict[str, Any]] | None
+    video: dict[str, Any] | None
+
+
 class PageRecordSchema(TypedDict, total=False):
     """One API response (not an item): see ``tiktok_scrapy.signals.page_recorded``."""
 
@@ -186,6 +272,13 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "comments": ("id", "video_id"),
     "follow_edges": ("source", "target"),
     "playlists": ("playlist_id",),
+    "shops": ("shop_id",),
+    "products": ("product_id",),
+    "product_reviews": ("product_id", "review_key"),
+    "ads": ("ad_id",),
+    "ad_details": ("ad_id",),
+    "advertisers": ("business_id",),
+    "commercial_content": ("id",),
     "pages": (),
 }
 SCHEMAS: dict[str, type] = {
@@ -195,11 +288,19 @@ SCHEMAS: dict[str, type] = {
     "comments": CommentSchema,
     "follow_edges": FollowEdgeSchema,
     "playlists": PlaylistSchema,
+    "shops": ShopSchema,
+    "products": ProductSchema,
+    "product_reviews": ProductReviewSchema,
+    "ads": AdSchema,
+    "ad_details": AdDetailSchema,
+    "advertisers": AdvertiserSchema,
+    "commercial_content": CommercialContentSchema,
     "pages": PageRecordSchema,
 }
 # Keys whose values are ids: stored as 64-bit ints (or strings with TIKTOK_IDS_AS_STRINGS).
 ID_FIELDS: frozenset[str] = frozenset(
     {"id", "video_id", "music_id", "parent_comment_id", "playlist_id", "playlist_video_ids"}
+    | {"shop_id", "product_id", "ad_id", "business_id"}
 )
 
 
@@ -319,6 +420,7 @@ def has_nul(value: Any) -> bool:
 
 
 _FLAT = frozenset({int, float, bool, type(None)})
+MILLISECONDS_FROM = 10**11  # an epoch above this is in milliseconds (year 5138 in seconds)
 
 
 def utc_iso(epoch: int | float) -> str:
@@ -344,6 +446,8 @@ def normalise(obj: dict[str, Any], *, ids_as_strings: bool = False) -> dict[str,
             obj.setdefault("_original", {}).update(original)
     create_time = obj.get("create_time")
     if isinstance(create_time, int | float) and not isinstance(create_time, bool):
+        if create_time > MILLISECONDS_FROM:  # a review's example is in milliseconds
+            create_time = create_time / 1000
         # An out-of-range epoch keeps create_time and gets no datetime.
         with contextlib.suppress(OverflowError, OSError, ValueError):
             obj["create_datetime"] = utc_iso(create_time)

@@ -27,7 +27,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tiktok_scrapy.sandbox import SandboxThread  # noqa: E402
+from tiktok_scrapy.sandbox import SandboxThread, adlib, shop  # noqa: E402
 from tiktok_scrapy.sandbox.dataset import Dataset  # noqa: E402
 
 CASSETTE_DIR = REPO / "fixtures" / "cassettes"
@@ -79,6 +79,17 @@ def _video_with_comments(low: int, high: int) -> int:
         if low <= len(dataset().comments(video["id"])) <= high:
             return video["id"]
     raise LookupError("no video with few comments")
+
+
+def _shop_with_products(count: int) -> int:
+    data = shop.shop_data(SEED)
+    return next(s["shop_id"] for s in data.shops if len(data.products(s["shop_id"])) == count)
+
+
+def _product_with_reviews(count: int) -> int:
+    data = shop.shop_data(SEED)
+    products = (p for s in data.shops for p in data.products(s["shop_id"]))
+    return next(p["product_id"] for p in products if len(data.reviews(p["product_id"])) == count)
 
 
 def _smallest_playlist() -> int:
@@ -176,8 +187,53 @@ def cases() -> dict[str, Case]:
             "network",
             {"seeds": [_user_with("following", 1, 3)], "direction": "following", "depth": 1},
         ),
+        Case(
+            "shops",
+            "shops",
+            {"shop_names": ["Free Soul", "No Such Shop"]},
+            note="a name two shops share, and a name no shop has",
+        ),
+        Case(
+            "products",
+            "products",
+            {"shop_ids": [_shop_with_products(10)], "max_count": 5},
+            note="10 products, 5 a page: two full pages, then the empty one that ends it",
+        ),
+        Case(
+            "product_reviews",
+            "product_reviews",
+            {"product_ids": [_product_with_reviews(9)], "max_count": 4},
+            note="9 reviews, 4 a page: the short third page ends it",
+        ),
+        Case(
+            "ads",
+            "ads",
+            {**AD_RANGE, "search_terms": ["coffee"], "max_count": 3},
+            note="7 ads, 3 a page: each next page asked for with the returned search_id",
+        ),
+        Case(
+            "ad_details",
+            "ad_details",
+            {"ad_ids": [*_ads()[:2], 12345]},
+            note="two ads' details, and an ad id that does not exist (user-level)",
+        ),
+        Case("advertisers", "advertisers", {"search_terms": ["awesome"], "max_count": 3}),
+        Case(
+            "commercial_content",
+            "commercial_content",
+            {"start_date": "2023-01-01", "end_date": "2023-01-07", "max_count": 4},
+            note="6 records, 4 a page",
+        ),
     ]
     return {case.name: case for case in listed}
+
+
+AD_RANGE = {"start_date": "2023-01-01", "end_date": "2023-02-28"}
+
+
+def _ads() -> list[int]:
+    found = adlib.ad_library(SEED).query_ads(20230101, 20230228, "ALL", "coffee")
+    return [a["ad"]["id"] for a in found]
 
 
 def crawl_command(case: Case, settings: dict[str, Any]) -> list[str]:

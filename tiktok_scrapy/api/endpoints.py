@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class Pagination(StrEnum):
@@ -19,6 +20,8 @@ class Pagination(StrEnum):
     INDEX = "index"  # cursor = start index; advances by max_count (comments, reposted, playlist)
     INDEX_SEARCH = "index_search"  # INDEX plus a search_id to send back (video query)
     TIME = "time"  # cursor = Unix time; records on or before it (followers, following, liked)
+    PAGE = "page"  # page number from 1 in ``page_start``, size in ``page_size`` (TikTok Shop)
+    SEARCH = "search"  # no cursor: send back the returned search_id while has_more (ad library)
 
 
 class QuotaFamily(StrEnum):
@@ -26,6 +29,21 @@ class QuotaFamily(StrEnum):
 
     MAIN = "main"  # video query, user info, comments, liked/pinned/reposted, playlists
     FOLLOW = "follow"  # followers + following
+    ADLIB = "adlib"  # the Commercial Content API: a separate product, its limit undocumented
+
+
+class Access(StrEnum):
+    """Which approval a client needs for an endpoint (TikTok grants them separately)."""
+
+    RESEARCH = "Research API"
+    SHOP = "TikTok Shop"
+    ADLIB = "Commercial Content API"
+
+
+# OAuth scopes as the endpoints' spec pages name them. The TikTok Shop pages name the
+# Research API's scope; Shop data still needs its own approval (``Access.SHOP``).
+SCOPE_RESEARCH = "research.data.basic"
+SCOPE_ADLIB = "research.adlib.basic"
 
 
 VIDEO_FIELDS: tuple[str, ...] = (
@@ -76,6 +94,80 @@ COMMENT_FIELDS: tuple[str, ...] = (
     "create_time",
 )
 
+SHOP_FIELDS: tuple[str, ...] = (
+    "shop_name",
+    "shop_rating",
+    "shop_review_count",
+    "item_sold_count",
+    "shop_id",
+    "shop_performance_value",
+)
+
+PRODUCT_FIELDS: tuple[str, ...] = (
+    "product_id",
+    "product_name",
+    "product_description",
+    "product_price",
+    "product_rating",
+    "product_sold_count",
+    "product_review_count",
+    "product_rating_1_count",
+    "product_rating_2_count",
+    "product_rating_3_count",
+    "product_rating_4_count",
+    "product_rating_5_count",
+    "shop_name",
+)
+
+# The table lists five; the page's own example also asks for display_name.
+REVIEW_FIELDS: tuple[str, ...] = (
+    "product_name",
+    "review_text",
+    "review_like_count",
+    "create_time",
+    "review_rating",
+    "display_name",
+)
+
+AD_FIELDS: tuple[str, ...] = (
+    "ad.id",
+    "ad.first_shown_date",
+    "ad.last_shown_date",
+    "ad.status",
+    "ad.status_statement",
+    "ad.videos",
+    "ad.image_urls",
+    "ad.reach",
+    "advertiser.business_id",
+    "advertiser.business_name",
+    "advertiser.paid_for_by",
+)
+
+AD_DETAIL_FIELDS: tuple[str, ...] = (
+    *AD_FIELDS,
+    "ad.title",
+    "ad.external_url",
+    "ad.download_url",
+    "ad.call_to_action",
+    "ad.advertising_objective",
+    "advertiser.follower_count",
+    "advertiser.avatar_url",
+    "advertiser.profile_url",
+    "ad_group.targeting_info",
+)
+
+ADVERTISER_FIELDS: tuple[str, ...] = ("business_id", "business_name", "country_code")
+
+COMMERCIAL_CONTENT_FIELDS: tuple[str, ...] = (
+    "id",
+    "create_timestamp",
+    "create_date",
+    "label",
+    "brand_names",
+    "creator",
+    "videos",
+)
+
 # Query language (video query only).
 QUERY_FIELDS: tuple[str, ...] = (
     "create_date",
@@ -111,12 +203,24 @@ def video_length_of(duration: object) -> str | None:
 # strings in the codebook).
 ID_KEYS: frozenset[str] = frozenset(
     {"id", "video_id", "music_id", "parent_comment_id", "playlist_id"}
+    | {"shop_id", "product_id", "ad_id", "business_id"}
 )
 
 MAX_WINDOW_DAYS = 30  # start_date..end_date at most 30 days apart
 MAX_COUNT = 100  # max_count upper bound on every paged endpoint
 COMMENT_CAP = 1000  # comments: cursor + max_count <= 1000
 DATA_LAG_HOURS = 48  # videos become queryable ~48 h after posting
+# The ad library's countries: the EU, the rest of the EEA, then the UK and Switzerland,
+# which the ad query takes and the commercial-content query (creators) does not.
+EEA_COUNTRIES: tuple[str, ...] = (
+    *("AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE"),
+    *("IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"),
+    *("NO", "IS", "LI"),
+)
+AD_COUNTRIES: tuple[str, ...] = (*EEA_COUNTRIES, "GB", "CH")
+SHOP_PAGE_SIZE = 10  # TikTok Shop: page_size (and shop info's limit) at most 10
+ADLIB_MAX_COUNT = 50  # Commercial Content API: max_count at most 50 (default 10)
+ADLIB_FIRST_DAY = "20221001"  # ad library date ranges start after 2022-10-01
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +236,14 @@ class Endpoint:
     fields: tuple[str, ...] = ()  # empty: the endpoint takes no ``fields`` parameter
     default_max_count: int = 100
     cap: int | None = None  # hard cap on cursor + max_count (comments)
+    access: Access = Access.RESEARCH  # the approval a client needs
+    scope: str = SCOPE_RESEARCH  # the OAuth scope its spec page names
+    # Body key of the page size, and its limit. None: ``max_count`` when paged, else none.
+    count_key: str | None = None
+    max_count: int = MAX_COUNT
+    # Spec pages that put ``fields`` in the query string's table and in the body of their
+    # examples: it is sent in both places.
+    fields_in_body: bool = False
 
     def url(self, base_url: str, fields: tuple[str, ...] | None = None) -> str:
         """Full URL, with ``?fields=`` when the endpoint takes fields."""
@@ -152,6 +264,61 @@ class Endpoint:
     @property
     def paged(self) -> bool:
         return self.pagination is not Pagination.NONE
+
+    @property
+    def requirement(self) -> str:
+        """What a client needs for this endpoint, for people: scope and approval."""
+        if self.access is Access.SHOP:
+            return f"scope {self.scope} with {self.access.value} access"
+        return f"scope {self.scope}"
+
+    @property
+    def count_param(self) -> str | None:
+        """The body key that sets the page size (None: the endpoint takes none)."""
+        return self.count_key or ("max_count" if self.paged else None)
+
+    @property
+    def cursor_key(self) -> str | None:
+        """The body key that carries the position (None: search_id alone, or nothing)."""
+        if self.pagination is Pagination.PAGE:
+            return "page_start"
+        if self.pagination in (Pagination.SEARCH, Pagination.NONE):
+            return None
+        return "cursor"
+
+    @property
+    def first_cursor(self) -> int | None:
+        """The position of a chain's first page (None: send none)."""
+        return {Pagination.PAGE: 1, Pagination.SEARCH: 0}.get(self.pagination)
+
+    @property
+    def sends_search_id(self) -> bool:
+        return self.pagination in (Pagination.INDEX_SEARCH, Pagination.SEARCH)
+
+    def has_more(self, data: dict, records: list, page_size: int | None) -> bool:
+        """Whether another page follows. ``has_more`` may come as a string ("true", in the
+        ad library's examples); page-number endpoints document none, so a full page means
+        there may be more."""
+        if not self.paged:
+            return False
+        flag = data.get("has_more")
+        if isinstance(flag, str):
+            return flag.strip().lower() in ("true", "1")
+        if flag is None and self.pagination is Pagination.PAGE:
+            return bool(page_size) and len(records) >= (page_size or 0)
+        return bool(flag)
+
+    def next_cursor(self, data: dict, sent: Any) -> Any:
+        """The position the next page asks for (None: the API gave no way on).
+
+        Page-number and search_id endpoints count pages themselves (the search_id, not
+        the count, tells the API where to go on); the others take the returned cursor.
+        """
+        if self.pagination is Pagination.PAGE:
+            return (sent or 1) + 1
+        if self.pagination is Pagination.SEARCH:
+            return (sent or 0) + 1 if data.get("search_id") else None
+        return data.get("cursor")
 
 
 TOKEN_PATH = "/v2/oauth/token/"
@@ -234,6 +401,99 @@ ENDPOINTS: dict[str, Endpoint] = {
             ("playlist_video_ids",),
             Pagination.INDEX,
         ),
+        # --- TikTok Shop (EU shops): Research API scope, Shop approval, main quota ---
+        Endpoint(
+            "shops",
+            "/v2/research/tts/shop/",
+            "shop_name",
+            ("shop_data",),
+            Pagination.NONE,
+            fields=SHOP_FIELDS,
+            access=Access.SHOP,
+            count_key="limit",
+            max_count=SHOP_PAGE_SIZE,
+            default_max_count=SHOP_PAGE_SIZE,
+            fields_in_body=True,
+        ),
+        Endpoint(
+            "products",
+            "/v2/research/tts/product/",
+            "shop_id",
+            ("product_data",),
+            Pagination.PAGE,
+            fields=PRODUCT_FIELDS,
+            access=Access.SHOP,
+            count_key="page_size",
+            max_count=SHOP_PAGE_SIZE,
+            default_max_count=SHOP_PAGE_SIZE,
+            fields_in_body=True,
+        ),
+        Endpoint(
+            "product_reviews",
+            "/v2/research/tts/review/",
+            "product_id",
+            ("review_data",),
+            Pagination.PAGE,
+            fields=REVIEW_FIELDS,
+            access=Access.SHOP,
+            count_key="page_size",
+            max_count=SHOP_PAGE_SIZE,
+            default_max_count=SHOP_PAGE_SIZE,
+            fields_in_body=True,
+        ),
+        # --- Commercial Content API (the ad library): its own approval and scope ---
+        Endpoint(
+            "ads",
+            "/v2/research/adlib/ad/query/",
+            "filters",
+            ("ads",),
+            Pagination.SEARCH,
+            family=QuotaFamily.ADLIB,
+            fields=AD_FIELDS,
+            access=Access.ADLIB,
+            scope=SCOPE_ADLIB,
+            max_count=ADLIB_MAX_COUNT,
+            default_max_count=ADLIB_MAX_COUNT,
+        ),
+        Endpoint(
+            "ad_details",
+            "/v2/research/adlib/ad/detail/",
+            "ad_id",
+            (),
+            Pagination.NONE,
+            family=QuotaFamily.ADLIB,
+            fields=AD_DETAIL_FIELDS,
+            access=Access.ADLIB,
+            scope=SCOPE_ADLIB,
+        ),
+        Endpoint(
+            # Its page documents max_count but neither search_id nor has_more: when the
+            # API sends them, the chain pages like the ad query.
+            "advertisers",
+            "/v2/research/adlib/advertiser/query/",
+            "search_term",
+            ("advertisers",),
+            Pagination.SEARCH,
+            family=QuotaFamily.ADLIB,
+            fields=ADVERTISER_FIELDS,
+            access=Access.ADLIB,
+            scope=SCOPE_ADLIB,
+            max_count=ADLIB_MAX_COUNT,
+            default_max_count=ADLIB_MAX_COUNT,
+        ),
+        Endpoint(
+            "commercial_content",
+            "/v2/research/adlib/commercial_content/query/",
+            "filters",
+            ("commercial_contents",),
+            Pagination.SEARCH,
+            family=QuotaFamily.ADLIB,
+            fields=COMMERCIAL_CONTENT_FIELDS,
+            access=Access.ADLIB,
+            scope=SCOPE_ADLIB,
+            max_count=ADLIB_MAX_COUNT,
+            default_max_count=ADLIB_MAX_COUNT,
+        ),
     )
 }
 
@@ -247,3 +507,20 @@ def endpoint_for_url(url: str) -> Endpoint | None:
         if path.endswith(endpoint_path):
             return endpoint
     return None
+
+
+def markdown_table() -> str:
+    """The table as Markdown, for docs/endpoints.md (``tools/endpoint_docs.py`` writes it)."""
+    rows = [
+        "| spider | path | records under `data` | pagination | page size | quota "
+        "| approval (scope) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for e in ENDPOINTS.values():
+        keys = " or ".join(f"`{k}`" for k in e.data_keys) or "the object itself"
+        size = f"`{e.count_param}` ≤ {e.max_count}" if e.count_param else "—"
+        rows.append(
+            f"| `{e.name}` | `{e.path}` | {keys} | {e.pagination.value} | {size} "
+            f"| {e.family.value} | {e.access.value} (`{e.scope}`) |"
+        )
+    return "\n".join(rows) + "\n"

@@ -59,7 +59,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DOCUMENTED_LIMITS = {QuotaFamily.MAIN.value: 1000, QuotaFamily.FOLLOW.value: 20000}
+# The ad library documents no daily limit: 1,000 (the Research API's) until TikTok says.
+DOCUMENTED_LIMITS = {
+    QuotaFamily.MAIN.value: 1000,
+    QuotaFamily.FOLLOW.value: 20000,
+    QuotaFamily.ADLIB.value: 1000,
+}
 ON_EXHAUSTED = ("stop", "wait")
 WAIT_STEP = 1.0  # seconds: a quota wait checks this often whether the crawl is closing
 

@@ -22,13 +22,12 @@ from aiohttp import web
 from tiktok_scrapy.api.endpoints import (
     COMMENT_CAP,
     ENDPOINTS,
-    MAX_COUNT,
     MAX_WINDOW_DAYS,
     TOKEN_PATH,
     Endpoint,
 )
 from tiktok_scrapy.api.query import QueryError, validate_query
-from tiktok_scrapy.sandbox import faults
+from tiktok_scrapy.sandbox import adlib, faults, shop
 from tiktok_scrapy.sandbox.dataset import Dataset, UserError
 from tiktok_scrapy.sandbox.options import OptionsError, SandboxOptions, parse_datetime
 from tiktok_scrapy.sandbox.state import SandboxState, search_key
@@ -135,10 +134,12 @@ class Call:
         return value
 
     def max_count(self) -> int:
-        value = self.int_arg("max_count", DEFAULT_MAX_COUNT, minimum=1)
+        """The page size: ``max_count``, or the endpoint's own key and limit (the table's)."""
+        key, limit = self.endpoint.count_param or "max_count", self.endpoint.max_count
+        value = self.int_arg(key, min(DEFAULT_MAX_COUNT, limit), minimum=1)
         assert value is not None
-        if value > MAX_COUNT:
-            raise ApiError(f"Invalid max_count: must be between 1 and {MAX_COUNT}.")
+        if value > limit:
+            raise ApiError(f"Invalid {key}: must be between 1 and {limit}.")
         return value
 
     def cursor(self) -> int:
@@ -363,6 +364,24 @@ SERVERS: dict[str, Callable[[Call], dict[str, Any]]] = {
     "reposted_videos": serve_reposted,
     "playlists": serve_playlist,
 }
+# TikTok Shop and the Commercial Content API live in modules of their own.
+BODY_KEYS.update(shop.BODY_KEYS)
+BODY_KEYS.update(adlib.BODY_KEYS)
+SERVERS.update(shop.SERVERS)
+SERVERS.update(adlib.SERVERS)
+
+
+def scope_refusal(state: SandboxState, endpoint: Endpoint, client: str) -> web.Response | None:
+    """``scope_not_authorized`` if the client lacks the endpoint's approval (denied_access)."""
+    if endpoint.access not in state.denied_access(client):
+        return None
+    return error_response(
+        state,
+        state.options.scope_denied_status,
+        "scope_not_authorized",
+        f"The client is not authorized for this endpoint: it needs the {endpoint.access.value} "
+        f"approval (scope {endpoint.scope})",
+    )
 
 
 def answer(
@@ -381,6 +400,8 @@ def answer(
             "access_token_invalid",
             "The access token is invalid or not found in the request.",
         )
+    if (refused := scope_refusal(state, endpoint, client)) is not None:
+        return refused
     if not state.spend(client, endpoint.family):
         return error_response(
             state,
@@ -398,6 +419,8 @@ def answer(
         unknown = sorted(set(body) - BODY_KEYS[endpoint.name])
         if unknown:
             raise ApiError(f"Unknown field(s) in the request body: {', '.join(unknown)}.")
+        if endpoint.fields_in_body and not fields and isinstance(body.get("fields"), str):
+            fields = body["fields"]  # the Shop pages' examples send fields in the body
         requested = parse_fields(endpoint, fields)
         if endpoint.paged and faults.transient_400(state):
             raise ApiError(faults.TRANSIENT_400_MESSAGE)

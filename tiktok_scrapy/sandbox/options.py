@@ -13,6 +13,8 @@ from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
 from typing import Any
 
+from tiktok_scrapy.api.endpoints import SCOPE_ADLIB, Access
+
 
 class OptionsError(ValueError):
     """A bad sandbox option; the message names the option and what it accepts."""
@@ -33,6 +35,11 @@ class SandboxOptions:
     # Daily request quotas per family, per client key and sandbox UTC day.
     quota_main: int = 1000
     quota_follow: int = 20000
+    quota_adlib: int = 1000  # the Commercial Content API's (undocumented) daily limit
+    # Clients lacking an approval: "key:shop,other-key:adlib" (shop, adlib or research, or
+    # an endpoint's scope); they get scope_not_authorized there.
+    denied_access: str = ""
+    scope_denied_status: int = 401  # the HTTP status of scope_not_authorized (401 or 403)
     # Initial sandbox time (UTC); None: real time. Moved later through /admin/clock.
     clock: datetime | None = None
     request_log_max: int = 100_000
@@ -68,6 +75,9 @@ class SandboxOptions:
                 )
             converted[name] = _convert(name, known[name].type, value)
         options = dataclasses.replace(self, **converted)
+        parse_denied_access(options.denied_access)  # fails early, naming the bad entry
+        if options.scope_denied_status not in (401, 403):
+            raise OptionsError("Sandbox option scope_denied_status: give 401 or 403.")
         if options.end < options.start:
             raise OptionsError(
                 f"Sandbox option end ({options.end}) is before start ({options.start})."
@@ -120,6 +130,30 @@ def _convert(name: str, kind: str, value: Any) -> Any:
     if name in RATE_OPTIONS and result > 1:
         raise OptionsError(f"Sandbox option {name}={value!r} is a rate: give 0..1.")
     return result
+
+
+ACCESS_NAMES: dict[str, Access] = {
+    "research": Access.RESEARCH,
+    "shop": Access.SHOP,
+    "tts": Access.SHOP,
+    "adlib": Access.ADLIB,
+    SCOPE_ADLIB: Access.ADLIB,
+}
+
+
+def parse_denied_access(text: str) -> dict[str, frozenset[Access]]:
+    """``"key:shop,key2:adlib"`` -> {client key: approvals it lacks}."""
+    denied: dict[str, set[Access]] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, _, name = part.rpartition(":")
+        access = ACCESS_NAMES.get(name.strip().lower())
+        if not key or access is None:
+            raise OptionsError(
+                f"Sandbox option denied_access: {part!r} is not client_key:approval — "
+                f"approvals: {', '.join(ACCESS_NAMES)}"
+            )
+        denied.setdefault(key.strip(), set()).add(access)
+    return {k: frozenset(v) for k, v in denied.items()}
 
 
 def _to_int(value: Any) -> int:

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tiktok_scrapy.sandbox.options import SandboxOptions
+from tiktok_scrapy.api.endpoints import Access
+from tiktok_scrapy.sandbox.options import SandboxOptions, parse_denied_access
 
 MAX_SEARCHES = 100_000
 
@@ -148,6 +149,11 @@ class SandboxState:
         for key in [k for k, t in self.tokens.items() if t.expires_at <= now]:
             del self.tokens[key]
 
+    # --- approvals -----------------------------------------------------------------
+    def denied_access(self, client_key: str) -> frozenset[Access]:
+        """The approvals ``client_key`` lacks (option ``denied_access``)."""
+        return parse_denied_access(self.options.denied_access).get(client_key, frozenset())
+
     # --- quotas --------------------------------------------------------------------
     def quota_limit(self, family: str) -> int:
         return int(getattr(self.options, f"quota_{family}"))
@@ -223,7 +229,11 @@ class SandboxState:
         return {
             "requests": dict(self.requests),
             "status": dict(self.statuses),
-            "quota": {"main": spent["main"], "follow": spent["follow"]},
+            "quota": {
+                "main": spent["main"],
+                "follow": spent["follow"],
+                **({"adlib": spent["adlib"]} if spent["adlib"] else {}),
+            },
             "quota_by_client": by_client,
             "day": day,
             "tokens_issued": self.tokens_issued,

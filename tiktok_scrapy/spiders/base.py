@@ -29,7 +29,7 @@ from scrapy.http import JsonRequest, Response
 from twisted.python.failure import Failure
 
 from tiktok_scrapy import meta
-from tiktok_scrapy.api.endpoints import ENDPOINTS, Endpoint, Pagination
+from tiktok_scrapy.api.endpoints import ENDPOINTS, Endpoint
 from tiktok_scrapy.api.errors import Outcome, classify
 from tiktok_scrapy.api.windows import Window
 from tiktok_scrapy.checkpoints import (
@@ -129,6 +129,7 @@ class ResearchApiSpider(Spider):
         self.tracker = PageTracker(self._commit)
         self._pages_at_start = 0
         self.requests_sent = 0
+        self._unauthorised = False
 
     # --- Scrapy wiring -----------------------------------------------------------------
     @classmethod
@@ -175,7 +176,7 @@ class ResearchApiSpider(Spider):
 
     def first_cursor(self, chain: Chain) -> Any:
         """Cursor for a chain's first page (None: send none)."""
-        return None
+        return chain.endpoint.first_cursor
 
     # --- start ---------------------------------------------------------------------------
     async def start(self) -> AsyncIterator[Request]:
@@ -260,15 +261,18 @@ class ResearchApiSpider(Spider):
     # --- requests ------------------------------------------------------------------------
     def _page_request(self, chain: Chain, state: ChainState) -> JsonRequest:
         body = dict(chain.body)
+        endpoint = chain.endpoint
         if window := state.continuation.get("window"):  # a continuation over what is left
             body["start_date"], body["end_date"] = Window.from_json(window).api_dates()
         cursor = self._sent_cursor(chain, state)
-        if cursor is not None:
-            body["cursor"] = cursor
-        if chain.endpoint.cap is not None and "max_count" in body:
-            body["max_count"] = min(body["max_count"], chain.endpoint.cap - (cursor or 0))
-        if state.search_id and chain.endpoint.pagination is Pagination.INDEX_SEARCH:
+        if cursor is not None and endpoint.cursor_key:
+            body[endpoint.cursor_key] = cursor
+        if endpoint.cap is not None and "max_count" in body:
+            body["max_count"] = min(body["max_count"], endpoint.cap - (cursor or 0))
+        if state.search_id and endpoint.sends_search_id:
             body["search_id"] = state.search_id
+        if endpoint.fields_in_body:
+            body["fields"] = ",".join(chain.fields or endpoint.fields)
         self.expected[chain.id] = (state.epoch, state.page)
         return JsonRequest(
             chain.endpoint.url(self.api_url, chain.fields),
@@ -356,6 +360,9 @@ class ResearchApiSpider(Spider):
                 classified.log_id,
             )
             raise CloseSpider("auth_failed")
+        elif classified.code == "scope_not_authorized":
+            self._end_chain(chain, state, FAILED, f"{classified.code}: {classified.message}")
+            self._stop_unauthorised(chain.endpoint, classified)
         else:
             logger.error(
                 "The API refused a request of chain %s: %s %s (log_id %s). This is a bug in the "
@@ -367,6 +374,23 @@ class ResearchApiSpider(Spider):
             )
             self._end_chain(chain, state, FAILED, f"{classified.code}: {classified.message}")
             raise CloseSpider("api_error")
+
+    def _stop_unauthorised(self, endpoint: Endpoint, classified: Any) -> None:
+        """The client lacks the endpoint's approval: one line naming it, then stop."""
+        if not self._unauthorised:
+            self._unauthorised = True
+            self.crawler.stats.set_value("tiktok/unauthorised", endpoint.requirement)
+            logger.error(
+                "This client is not authorised for the %s: %s needs %s (the API answered "
+                "scope_not_authorized: %s, log_id %s) — ask TikTok to add it to your research "
+                "project; stopping.",
+                endpoint.access.value,
+                endpoint.path,
+                endpoint.requirement,
+                classified.message or "no message",
+                classified.log_id,
+            )
+        raise CloseSpider("scope_not_authorized")
 
     def _on_data(
         self,
@@ -380,8 +404,9 @@ class ResearchApiSpider(Spider):
         endpoint = chain.endpoint
         raw = endpoint.records(data)
         sent_cursor = self._sent_cursor(chain, state)
-        next_cursor = data.get("cursor")
-        has_more = bool(data.get("has_more")) and endpoint.paged
+        next_cursor = endpoint.next_cursor(data, sent_cursor)
+        page_size = chain.body.get(endpoint.count_param) if endpoint.count_param else None
+        has_more = endpoint.has_more(data, raw, page_size)
         moved = next_cursor is not None and next_cursor != sent_cursor
         # A page that says has_more but brings nothing or leaves the cursor where it was
         # made no progress; a few in a row (TIKTOK_STALL_EMPTY_PAGES) end the chain

@@ -45,8 +45,8 @@ class InputSpider(ResearchApiSpider):
         for value in self.config.inputs():
             key, value = value if isinstance(value, tuple) else (self.endpoint.input_key, value)
             body: dict[str, Any] = {key: value}
-            if self.endpoint.paged:
-                body["max_count"] = self.config.max_count
+            if self.endpoint.count_param:  # max_count, or the endpoint's own name for it
+                body[self.endpoint.count_param] = self.config.max_count
             yield Chain(
                 id=f"{self.name}:{key}={value}",
                 endpoint=self.endpoint,

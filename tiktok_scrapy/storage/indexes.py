@@ -14,6 +14,13 @@ NATURAL_KEYS: dict[str, tuple[str, ...]] = {
     "follow_edges": ("source", "target"),
     "user_videos": ("account", "relation", "id"),
     "playlists": ("playlist_id",),
+    "shops": ("shop_id",),
+    "products": ("product_id",),
+    "product_reviews": ("product_id", "review_key"),
+    "ads": ("ad_id",),
+    "ad_details": ("ad_id",),
+    "advertisers": ("business_id",),
+    "commercial_content": ("id",),
 }
 
 # Engagement counts kept per crawl in <collection>_snapshots (MONGODB_SNAPSHOTS).
@@ -23,6 +30,9 @@ SNAPSHOT_FIELDS: dict[str, tuple[str, ...]] = {
     "comments": ("like_count", "reply_count"),
     "users": ("follower_count", "following_count", "likes_count", "video_count"),
     "playlists": ("playlist_item_total",),
+    "shops": ("shop_rating", "shop_review_count", "item_sold_count", "shop_performance_value"),
+    "products": ("product_sold_count", "product_review_count", "product_rating"),
+    "product_reviews": ("review_like_count",),
 }
 
 
@@ -49,6 +59,13 @@ INDEXES: dict[str, list[IndexModel]] = {
     "follow_edges": [_natural("follow_edges"), _index("target")],
     "user_videos": [_natural("user_videos"), _index("id")],
     "playlists": [_natural("playlists")],
+    "shops": [_natural("shops"), _index("shop_name")],
+    "products": [_natural("products"), _index("shop_id")],
+    "product_reviews": [_natural("product_reviews"), _index("create_time")],
+    "ads": [_natural("ads"), _index("business_id")],
+    "ad_details": [_natural("ad_details")],
+    "advertisers": [_natural("advertisers"), _index("country_code")],
+    "commercial_content": [_natural("commercial_content"), _index("create_date")],
     "pages": [_index("crawl_id", "chain", "page"), _index("endpoint", "outcome")],
     "crawls": [_index("crawl_id", unique=True)],
     "invalid_items": [_index("crawl_id"), _index("collection")],

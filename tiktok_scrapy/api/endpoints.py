@@ -19,6 +19,21 @@ class Pagination(StrEnum):
     INDEX = "index"  # cursor = start index; advances by max_count (comments, reposted, playlist)
     INDEX_SEARCH = "index_search"  # INDEX plus a search_id to send back (video query)
     TIME = "time"  # cursor = Unix time; records on or before it (followers, following, liked)
+    TASK = "task"  # a step of an asynchronous task (batch compliance): no records, no pages
+
+
+class BodyKind(StrEnum):
+    """How a request's body is sent."""
+
+    JSON = "json"  # application/json (every data endpoint)
+    MULTIPART = "multipart"  # multipart/form-data with a file part (compliance task create)
+
+
+class AnswerKind(StrEnum):
+    """What a successful response's body is."""
+
+    JSON = "json"  # the {"data", "error"} envelope
+    TEXT = "text"  # a text file (compliance task download); errors still come as envelopes
 
 
 class QuotaFamily(StrEnum):
@@ -26,6 +41,7 @@ class QuotaFamily(StrEnum):
 
     MAIN = "main"  # video query, user info, comments, liked/pinned/reposted, playlists
     FOLLOW = "follow"  # followers + following
+    # The batch compliance endpoints' cost is undocumented: counted in MAIN until known.
 
 
 VIDEO_FIELDS: tuple[str, ...] = (
@@ -105,6 +121,11 @@ MAX_COUNT = 100  # max_count upper bound on every paged endpoint
 COMMENT_CAP = 1000  # comments: cursor + max_count <= 1000
 DATA_LAG_HOURS = 48  # videos become queryable ~48 h after posting
 
+# Batch compliance: ids per task file, the categories a file may hold, the task statuses.
+COMPLIANCE_MAX_IDS = 10_000
+COMPLIANCE_CATEGORIES: tuple[str, ...] = ("video", "comment")
+TASK_PROCESSING, TASK_COMPLETED, TASK_FAILED = "Processing", "Completed", "Failed"
+
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
@@ -119,6 +140,8 @@ class Endpoint:
     fields: tuple[str, ...] = ()  # empty: the endpoint takes no ``fields`` parameter
     default_max_count: int = 100
     cap: int | None = None  # hard cap on cursor + max_count (comments)
+    body_kind: BodyKind = BodyKind.JSON
+    answer_kind: AnswerKind = AnswerKind.JSON
 
     def url(self, base_url: str, fields: tuple[str, ...] | None = None) -> str:
         """Full URL, with ``?fields=`` when the endpoint takes fields."""
@@ -128,7 +151,10 @@ class Endpoint:
         return url
 
     def records(self, data: dict) -> list:
-        """The records in a response's ``data`` (user info: the object itself)."""
+        """The records in a response's ``data`` (user info: the object itself; task steps:
+        none)."""
+        if self.pagination is Pagination.TASK:
+            return []
         if not self.data_keys:
             return [data] if data else []
         for key in self.data_keys:
@@ -138,7 +164,7 @@ class Endpoint:
 
     @property
     def paged(self) -> bool:
-        return self.pagination is not Pagination.NONE
+        return self.pagination not in (Pagination.NONE, Pagination.TASK)
 
 
 TOKEN_PATH = "/v2/oauth/token/"
@@ -220,6 +246,31 @@ ENDPOINTS: dict[str, Endpoint] = {
             "playlist_id",
             ("playlist_video_ids",),
             Pagination.INDEX,
+        ),
+        # Batch compliance (since 2025-05): a task checks up to 10,000 video or comment ids;
+        # its status is polled until Completed, then the ids still valid are downloaded.
+        Endpoint(
+            "validation_task_create",
+            "/v2/research/validation_task/create/",
+            "file_data",  # form parts: file_data (one id a line) and category
+            ("task_id",),  # can exceed 2**63: kept as the int (or str) the API sent
+            Pagination.TASK,
+            body_kind=BodyKind.MULTIPART,
+        ),
+        Endpoint(
+            "validation_task_status",
+            "/v2/research/validation_task_status/get/",
+            "task_id",
+            ("task_status",),  # Processing | Completed | Failed
+            Pagination.TASK,
+        ),
+        Endpoint(
+            "validation_task_download",
+            "/v2/research/validation_task/download/",
+            "task_id",
+            (),
+            Pagination.TASK,
+            answer_kind=AnswerKind.TEXT,  # the ids still valid, one a line
         ),
     )
 }

@@ -575,7 +575,11 @@ def create_app(
     app[DATASET] = dataset
     app.router.add_post(TOKEN_PATH, token)
     for endpoint in ENDPOINTS.values():
-        app.router.add_post(endpoint.path, data_handler(endpoint))
+        if endpoint.name in SERVERS:
+            app.router.add_post(endpoint.path, data_handler(endpoint))
+    from tiktok_scrapy.sandbox.compliance import add_routes  # it builds on this module
+
+    add_routes(app)  # the batch compliance tasks and /admin/delete
     app.router.add_get("/admin/stats", admin_stats)
     app.router.add_get("/admin/requests", admin_requests)
     app.router.add_post("/admin/reset", admin_reset)

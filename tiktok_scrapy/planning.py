@@ -18,6 +18,8 @@ from tiktok_scrapy.api.endpoints import COMMENT_CAP, ENDPOINTS
 
 NO_BOUND: dict[str, str] = {
     "videos": "a window's size is known only once crawled: set max_requests for a bound",
+    "validation_task_create": "a compliance task is a create, status polls until TikTok is "
+    "done (their number depends on it) and a download: set max_requests for a bound",
 }
 
 

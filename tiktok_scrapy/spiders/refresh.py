@@ -182,8 +182,7 @@ class RefreshSpider(ResearchApiSpider):
     def _task_chains(self) -> Iterator[Chain]:
         """One chain per task file; the files are fixed in the JOBDIR at the first run, so a
         resumed refresh asks about the same ids under the same task ids."""
-        assert self.store is not None
-        planned = self.store.get_meta(BATCHES_KEY)
+        planned = self.store.get_meta(BATCHES_KEY) if self.store else None
         if planned is None:
             size = self.settings.getint("TIKTOK_COMPLIANCE_BATCH_IDS")
             planned = [
@@ -191,10 +190,10 @@ class RefreshSpider(ResearchApiSpider):
                 for category, ids in self.stored_ids().items()
                 for number, batch in enumerate(task_batches(ids, size))
             ]
-            self.store.set_meta(BATCHES_KEY, planned)
-            self.store.set_meta(
-                "refresh_sources", {k: [str(p) for p in v] for k, v in self.sources.items()}
-            )
+            if self.store is not None:  # None under `scrapy plan`: nothing is stored
+                self.store.set_meta(BATCHES_KEY, planned)
+                sources = {k: [str(p) for p in v] for k, v in self.sources.items()}
+                self.store.set_meta("refresh_sources", sources)
             counts = Counter[str]()
             for batch in planned:
                 counts[batch["category"]] += len(batch["ids"])
@@ -204,7 +203,7 @@ class RefreshSpider(ResearchApiSpider):
                 self.cutoff.isoformat(timespec="seconds"),
                 len(planned),
             )
-        else:
+        elif self.store is not None:
             self.sources = self.store.get_meta("refresh_sources") or {}
         for batch in planned:
             yield Chain(

@@ -192,3 +192,16 @@ def test_killed_while_processing_resumes_the_same_task(crawled, tmp_path):
     assert len(sandbox.requests("validation_task_create")) == 1  # picked up, not created again
     assert {u["id"] for u in result.of("unavailable")} == set(deleted)
     assert result.stats["finish_reason"] == "finished"
+
+
+def test_an_all_gone_result_is_downloaded_twice_before_it_is_believed(crawled, tmp_path):
+    sandbox, videos, _ = crawled
+    ids = [v["id"] for v in videos.of("videos")]
+    sandbox.delete(videos=ids)
+    sandbox.reset()
+    config = {"from_output": str(videos.outdir / "videos.jsonl"), **OLD}
+    result = run_crawl("refresh", config, sandbox.url, tmp_path / "r", settings=FAST_POLLS)
+    assert result.returncode == 0, result.log[-3000:]
+    assert {u["id"] for u in result.of("unavailable")} == set(ids)
+    assert len(sandbox.requests("validation_task_download")) == 2
+    assert "check the input is what you think it is" in result.log

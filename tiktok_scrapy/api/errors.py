@@ -100,7 +100,8 @@ def classify(status: int, body: bytes | str | dict[str, Any] | None) -> Classifi
     return result(Outcome.FATAL)
 
 
-ID_TEXT = re.compile(rb"[0-9\s,]*")  # a text file of ids: digits, newlines, maybe commas
+# A text file of ids: digits and newlines (commas, brackets, quotes tolerated: a JSON list).
+ID_TEXT = re.compile(rb'[0-9\s,\[\]"]*')
 
 
 def classify_text(status: int, body: bytes | str | None) -> Classified:

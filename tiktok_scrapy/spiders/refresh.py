@@ -462,13 +462,29 @@ class RefreshSpider(ResearchApiSpider):
             found = valid_ids(response.body)
         category, asked = chain.extra["category"], chain.extra["ids"]
         gone = sorted(set(asked) - found)
-        if asked and len(gone) == len(asked) and len(asked) > 1:
+        task_id = state.extra.get("task_id")
+        if len(asked) > 1 and len(gone) == len(asked):
+            if not state.extra.get("all_gone_once"):
+                # An empty result would have everything purged: make sure it is no glitch.
+                logger.warning(
+                    "refresh: task %s says none of its %d %s ids is available; downloading "
+                    "the result once more to be sure.",
+                    task_id,
+                    len(asked),
+                    category,
+                )
+                extra = {**state.extra, "all_gone_once": True}
+                return (
+                    copy_state(state, page=state.page + 1, pages=state.pages + 1, extra=extra),
+                    [],
+                    0.0,
+                )
             logger.warning(
                 "refresh: every one of the %d %s ids of task %s is unavailable — check the "
                 "input is what you think it is before purging.",
                 len(asked),
                 category,
-                state.extra.get("task_id"),
+                task_id,
             )
         extra = {**state.extra, "category": category, "gone": gone}
         new_state = copy_state(

@@ -368,12 +368,13 @@ class RefreshSpider(ResearchApiSpider):
         elif endpoint is STATUS:
             new_state, items, delay = self._polled(chain, state, data)
         else:
-            gone_state = self._downloaded(chain, state, response, classified, data)
-            new_state, items, delay = gone_state
+            new_state, items, delay = self._downloaded(chain, state, response, classified, data)
         key = (chain.id, state.epoch, state.page)
         self.states[chain.id] = new_state
         if new_state.finished or new_state.state == FAILED:
             self.expected.pop(chain.id, None)
+        else:  # from now on the gate drops any copy of the step just answered
+            self.expected[chain.id] = (new_state.epoch, new_state.page)
         self.tracker.page_parsed(key, len(items), new_state)  # commits now if no items
         for item in items:
             yield item

@@ -191,3 +191,24 @@ def test_admin_delete(live):
     assert not sandbox.dataset.is_valid("video", video)
     status, _, _ = client.post("/admin/delete", b'{"users": []}', "application/json", token=None)
     assert status == 400
+
+
+def test_a_deleted_video_leaves_liked_lists(live):
+    sandbox, client = live
+    dataset = sandbox.dataset
+    owner, liked = next(
+        (name, dataset.liked_videos(name))
+        for name in dataset.usernames
+        if name not in dataset.private_users
+        and name not in dataset.hidden_users
+        and name not in dataset.likes_private_users
+        and len(dataset.liked_videos(name)) >= 2
+    )
+    gone = liked[0][1]["id"]
+    sandbox.delete(videos=[gone])
+    body = json.dumps({"username": owner, "max_count": 100}).encode()
+    path = ENDPOINTS["liked_videos"].path + "?fields=id"
+    status, _, raw = client.post(path, body, "application/json")
+    assert status == 200, raw
+    served = {v["id"] for v in json.loads(raw)["data"]["user_liked_videos"]}
+    assert gone not in served and served

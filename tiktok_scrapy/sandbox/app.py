@@ -320,6 +320,7 @@ def serve_following(call: Call) -> dict[str, Any]:
 
 def serve_liked(call: Call) -> dict[str, Any]:
     entries = call.dataset.liked_videos(call.str_arg("username"))
+    entries = [e for e in entries if not e[1].get("_deleted")]  # deleted since (admin)
     return call.time_page("user_liked_videos", entries, call.project)
 
 

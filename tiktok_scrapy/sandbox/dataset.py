@@ -720,6 +720,9 @@ class Dataset:
             if video is not None:
                 video["_deleted"] = True
             self._comments.pop(video_id, None)
+        for video in self.__dict__.get("_feed", ()):  # liked/reposted/pinned lists, if made
+            if video["id"] in videos:
+                video["_deleted"] = True
         for cached in self._comments.values():
             for c in cached:
                 if c["id"] in comments:

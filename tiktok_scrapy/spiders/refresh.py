@@ -410,7 +410,9 @@ class RefreshSpider(ResearchApiSpider):
     def _polled(
         self, chain: Chain, state: ChainState, data: dict
     ) -> tuple[ChainState, list, float]:
-        status = str(data.get("task_status") or "")
+        answered = str(data.get("task_status") or "").strip()
+        statuses = (TASK_PROCESSING, TASK_COMPLETED, TASK_FAILED)
+        status = next((s for s in statuses if s.lower() == answered.lower()), answered)
         extra = dict(state.extra)
         advanced = {"page": state.page + 1, "pages": state.pages + 1}
         self.crawler.stats.inc_value("tiktok/refresh/polls")
@@ -427,6 +429,7 @@ class RefreshSpider(ResearchApiSpider):
                 reason = f"compliance task failed {failed} times (last: {task_id})"
                 logger.error("refresh: %s for %s; resume to try again.", reason, chain.id)
                 self.crawler.stats.inc_value("tiktok/chains/failed")
+                extra["failed_tasks"] = 0  # a resume gets its own tries
                 return (
                     copy_state(state, **advanced, extra=extra, state=FAILED, reason=reason),
                     [],

@@ -198,6 +198,7 @@ def test_refresh_with_purge_cleans_jsonl_outputs(make_sandbox, tmp_path):
         if c["id"] not in gone_comments and c["video_id"] not in gone_videos
     }
     [audit] = read_jsonl(result.outdir / "purge_audit.jsonl")
+    assert audit["checked"] == {"video": len(video_ids), "comment": len(comment_rows)}
     of_gone_video = [c for c in comment_rows if c["video_id"] == picked[0]]
     assert audit["unavailable"] == {"video": 2, "comment": 1 + len(of_gone_video)}
     assert audit["deleted_total"] == len(video_ids) - len(left_videos) + len(comment_rows) - len(

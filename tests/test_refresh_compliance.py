@@ -168,7 +168,9 @@ def test_killed_while_processing_resumes_the_same_task(crawled, tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     settings = {**FAST_POLLS, "JOBDIR": str(work / "job")}
-    config = {"from_output": str(comments.outdir / "comments.jsonl"), **OLD}
+    stored = comments.outdir / "comments.jsonl"
+    before = stored.read_bytes()
+    config = {"from_output": str(stored), "purge": True, **OLD}
     command, outdir = crawl_command("refresh", config, sandbox.url, work, settings)
     with (work / "run1.log").open("w") as log:
         proc = subprocess.Popen(
@@ -182,6 +184,7 @@ def test_killed_while_processing_resumes_the_same_task(crawled, tmp_path):
     proc.kill()  # kill -9
     proc.wait(timeout=30)
     assert len(sandbox.requests("validation_task_create")) == 1
+    assert stored.read_bytes() == before  # nothing purged before every check is done
 
     sandbox.advance_clock(3600)  # the task is done by now
     resumed = subprocess.run(
@@ -192,6 +195,10 @@ def test_killed_while_processing_resumes_the_same_task(crawled, tmp_path):
     assert len(sandbox.requests("validation_task_create")) == 1  # picked up, not created again
     assert {u["id"] for u in result.of("unavailable")} == set(deleted)
     assert result.stats["finish_reason"] == "finished"
+    left = {c["id"] for c in read_jsonl(stored)}
+    assert left == {c["id"] for c in comments.of("comments")} - set(deleted)
+    [audit] = read_jsonl(outdir / "purge_audit.jsonl")
+    assert audit["unavailable"] == {"comment": 2} and audit["deleted_total"] == 2
 
 
 def test_an_all_gone_result_is_downloaded_twice_before_it_is_believed(crawled, tmp_path):

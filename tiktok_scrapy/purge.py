@@ -207,7 +207,7 @@ def append_audit(path: Path, entry: dict[str, Any]) -> None:
         os.fsync(audit.fileno())
 
 
-def run_purge(spider: Any, gone: Gone) -> dict[str, Any]:
+def run_purge(spider: Any, checked: dict[str, int], gone: Gone) -> dict[str, Any]:
     """Purge what ``gone`` lists from the refresh's source (files or MongoDB); audit it."""
     from tiktok_scrapy.storage.mongo import make_client, mongodb_uri
 
@@ -235,7 +235,7 @@ def run_purge(spider: Any, gone: Gone) -> dict[str, Any]:
         "method": config.method,
         "source": source,
         "older_than_days": config.older_than_days,
-        "checked": dict(spider.checked),
+        "checked": checked,
         "unavailable": {category: len(ids) for category, ids in gone.items()},
         "deleted": deleted,
         "deleted_total": sum(deleted.values()),

@@ -256,7 +256,7 @@ class RefreshSpider(ResearchApiSpider):
             return videos
         asked = [int(v) for v in chain.body["query"]["and"][0]["field_values"]]
         gone = sorted(set(asked) - set(seen))
-        state.extra = {**state.extra, "category": "video", "gone": gone}
+        state.extra = {**state.extra, "category": "video", "gone": gone, "checked": len(asked)}
         return [*videos, *self._found("video", asked, gone)]  # type: ignore[list-item]
 
     def _found(self, category: str, asked: list[int], gone: list[int]) -> list[Unavailable]:
@@ -490,7 +490,7 @@ class RefreshSpider(ResearchApiSpider):
                 category,
                 task_id,
             )
-        extra = {**state.extra, "category": category, "gone": gone}
+        extra = {**state.extra, "category": category, "gone": gone, "checked": len(asked)}
         new_state = copy_state(
             state,
             page=state.page + 1,
@@ -577,14 +577,17 @@ class RefreshSpider(ResearchApiSpider):
         return slot is None or getattr(slot, "closing", None) is not None
 
     # --- the end -------------------------------------------------------------------------
-    def gone(self) -> dict[str, set[int]]:
-        """Every id found unavailable by this job (this run and the runs it resumed)."""
-        found: dict[str, set[int]] = {}
+    def findings(self) -> tuple[dict[str, int], dict[str, set[int]]]:
+        """Ids checked and ids found unavailable per category, over every finished check of
+        this job (this run and the runs it resumed)."""
+        checked: Counter[str] = Counter()
+        gone: dict[str, set[int]] = {}
         for state in self.states.values():
             category = state.extra.get("category")
             if category and state.finished:
-                found.setdefault(category, set()).update(state.extra.get("gone", ()))
-        return found
+                checked[category] += int(state.extra.get("checked", 0))
+                gone.setdefault(category, set()).update(state.extra.get("gone", ()))
+        return dict(checked), gone
 
     def _spider_closed(self, reason: str) -> None:
         checked, unavailable = sum(self.checked.values()), sum(self.unavailable.values())
@@ -614,6 +617,6 @@ class RefreshSpider(ResearchApiSpider):
             )
             return
         try:
-            run_purge(self, self.gone())
+            run_purge(self, *self.findings())
         except ConfigError as error:
             logger.error("refresh: purge failed: %s", error)

@@ -108,8 +108,13 @@ class RefreshSpider(ResearchApiSpider):
     name = "refresh"
     endpoint_name = "videos"
     item_class = Video
-    item_classes = (Video, Unavailable)
     config: RefreshConfig
+
+    @property
+    def item_classes(self) -> tuple[type, ...]:
+        """Feeds to write: fresh videos only when re-querying them."""
+        requery = self.config is not None and self.config.method == "requery"
+        return (Video, Unavailable) if requery else (Unavailable,)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -1,4 +1,5 @@
-"""refresh: stored videos asked back by id; the deleted ones end up in unavailable.jsonl."""
+"""refresh, method requery: stored videos asked back by id; the deleted ones end up in
+unavailable.jsonl (the compliance-task method: test_refresh_compliance.py)."""
 
 from __future__ import annotations
 
@@ -35,9 +36,11 @@ def test_deleted_videos_are_listed_and_live_ones_refreshed(make_sandbox, tmp_pat
     rows.append({"id": live[-1]["id"], "_crawl": {"crawled_at": "2999-01-01T00:00:00+00:00"}})
     stored.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
-    result = run_crawl("refresh", {"from_output": str(stored)}, sandbox.url, tmp_path)
+    config = {"from_output": str(stored), "method": "requery"}
+    result = run_crawl("refresh", config, sandbox.url, tmp_path)
     assert result.returncode == 0, result.log[-3000:]
     assert {u["id"] for u in result.of("unavailable")} == set(deleted)
+    assert {u["category"] for u in result.of("unavailable")} == {"video"}
     assert {v["id"] for v in result.of("videos")} == {v["id"] for v in live[:150]}
     assert result.stats["tiktok/refresh/unavailable"] == len(deleted)
     assert result.stats["tiktok/refresh/checked"] == 150 + len(deleted)  # not the recent one

@@ -617,12 +617,18 @@ class NetworkConfig(_InputsMixin, CrawlConfig):
 
 
 class RefreshConfig(CrawlConfig):
-    """Re-fetch stored videos older than ``older_than_days`` by id (the 15-day duty)."""
+    """Check stored videos and comments older than ``older_than_days`` (the 15-day duty):
+    with batch compliance tasks (``method: compliance``) or by re-querying videos
+    (``method: requery``); ``purge`` deletes what is gone. See docs/compliance.md."""
 
     default_spider: ClassVar[str] = "refresh"
 
-    from_output: Path | None = None  # videos JSONL or output folder; default: MongoDB
+    from_output: Path | None = None  # videos/comments output or id list; default: MongoDB
+    category: typing.Literal["video", "comment"] | None = None  # what an id list holds
+    method: typing.Literal["compliance", "requery"] = "compliance"
     older_than_days: int = Field(15, ge=0)
+    purge: bool = False  # delete unavailable records from the outputs / MongoDB
+    keep_originals: bool = False  # purge: keep each original file beside the cleaned one
     fields: tuple[str, ...] = Field("all", validate_default=True)
     max_count: MaxCount = 100
 
@@ -631,15 +637,28 @@ class RefreshConfig(CrawlConfig):
     def _check_fields(cls, value: Any) -> tuple[str, ...]:
         return _fields_for("videos", value)
 
-    def inputs(self) -> list[int]:
-        """Video ids of ``from_output`` (any age; the spider filters by age), each once."""
+    @model_validator(mode="after")
+    def _check_method(self) -> RefreshConfig:
+        if self.method == "requery" and self.category == "comment":
+            raise ValueError(
+                "method: requery re-queries videos only — use method: compliance for comments"
+            )
+        return self
+
+    def inputs(self) -> Any:
+        """The ids stored in ``from_output`` per category (``compliance.Stored``); None
+        without it (MongoDB). Input of a kind refresh cannot check is refused here."""
+        from tiktok_scrapy.compliance import read_stored
+
         if not self.from_output:
-            return []
-        ids = self._read("from_output", lambda p: read_output(p, "video_id"))
-        try:
-            return dedupe(_to_ids(ids, "video ids"))
-        except InputError as exc:
-            raise ConfigError(f"{self._where}: from_output: {exc}") from None
+            return None
+        stored = self._read("from_output", lambda p: [read_stored(p, self.category)])[0]
+        if self.method == "requery" and set(stored.ids) - {"video"}:
+            raise ConfigError(
+                f"{self._where}: from_output: holds comments, and method: requery re-queries "
+                "videos only — use method: compliance"
+            )
+        return stored
 
 
 # --- TikTok Shop and the Commercial Content API ------------------------------------------

@@ -20,6 +20,8 @@ NO_BOUND: dict[str, str] = {
     "videos": "a window's size is known only once crawled; adaptive windows spend about "
     "1 request per sparse window, results/100 + 1 per chain of a dense one: set "
     "max_requests for a bound",
+    "validation_task_create": "a compliance task is a create, status polls until TikTok is "
+    "done (their number depends on it) and a download: set max_requests for a bound",
 }
 
 

@@ -96,6 +96,20 @@ TIKTOK_STATE_DIR = "data/state/{query_id}"
 # Pin "today" (YYYY-MM-DD, UTC) for daily mode and `scrapy plan`; None: the real date.
 TIKTOK_TODAY = None
 
+# --- Refresh and purge (the 15-day duty; docs/compliance.md) ---------------------------
+# Ids per batch compliance task (the API takes at most 10,000).
+TIKTOK_COMPLIANCE_BATCH_IDS = 10000
+# Seconds before a task's first status poll; each further poll waits twice as long, up to
+# TIKTOK_COMPLIANCE_POLL_MAX. The pause is taken in the spider's callback: no download slot
+# is held while waiting.
+TIKTOK_COMPLIANCE_POLL_INTERVAL = 10.0
+TIKTOK_COMPLIANCE_POLL_MAX = 300.0
+# A task the API reports Failed is created again this many times; then the check fails
+# (a resume with the same JOBDIR tries again).
+TIKTOK_COMPLIANCE_TASK_RETRIES = 2
+# File the purge appends its audit line to; None: <TIKTOK_OUTPUT_DIR>/purge_audit.jsonl.
+TIKTOK_PURGE_AUDIT = None
+
 # --- Validation and storage ----------------------------------------------------------
 # Check every item against the codebook (tiktok_scrapy.schemas) and normalise it (NUL bytes
 # stripped, create_datetime added). Invalid items go to invalid_items.jsonl in

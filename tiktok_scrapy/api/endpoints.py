@@ -22,12 +22,29 @@ class Pagination(StrEnum):
     TIME = "time"  # cursor = Unix time; records on or before it (followers, following, liked)
     PAGE = "page"  # page number from 1 in ``page_start``, size in ``page_size`` (TikTok Shop)
     SEARCH = "search"  # no cursor: send back the returned search_id while has_more (ad library)
+    TASK = "task"  # a step of an asynchronous task (batch compliance): no records, no pages
+
+
+class BodyKind(StrEnum):
+    """How a request's body is sent."""
+
+    JSON = "json"  # application/json (every data endpoint)
+    MULTIPART = "multipart"  # multipart/form-data with a file part (compliance task create)
+
+
+class AnswerKind(StrEnum):
+    """What a successful response's body is."""
+
+    JSON = "json"  # the {"data", "error"} envelope
+    TEXT = "text"  # a text file (compliance task download); errors still come as envelopes
 
 
 class QuotaFamily(StrEnum):
     """Daily quota families: they are counted and exhausted separately."""
 
-    MAIN = "main"  # video query, user info, comments, liked/pinned/reposted, playlists
+    # video query, user info, comments, liked/pinned/reposted, playlists, TikTok Shop; the
+    # batch compliance endpoints' cost is undocumented: counted in MAIN until known.
+    MAIN = "main"
     FOLLOW = "follow"  # followers + following
     ADLIB = "adlib"  # the Commercial Content API: a separate product, its limit undocumented
 
@@ -199,6 +216,7 @@ def video_length_of(duration: object) -> str | None:
         return None
     return VIDEO_LENGTHS[sum(duration > limit for limit in VIDEO_LENGTH_LIMITS)]
 
+
 # Keys of ``data`` that carry ids: integers above 2**53, never floats (``effect_ids`` are
 # strings in the codebook).
 ID_KEYS: frozenset[str] = frozenset(
@@ -222,6 +240,11 @@ SHOP_PAGE_SIZE = 10  # TikTok Shop: page_size (and shop info's limit) at most 10
 ADLIB_MAX_COUNT = 50  # Commercial Content API: max_count at most 50 (default 10)
 ADLIB_FIRST_DAY = "20221001"  # ad library date ranges start after 2022-10-01
 
+# Batch compliance: ids per task file, the categories a file may hold, the task statuses.
+COMPLIANCE_MAX_IDS = 10_000
+COMPLIANCE_CATEGORIES: tuple[str, ...] = ("video", "comment")
+TASK_PROCESSING, TASK_COMPLETED, TASK_FAILED = "Processing", "Completed", "Failed"
+
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
@@ -244,6 +267,8 @@ class Endpoint:
     # Spec pages that put ``fields`` in the query string's table and in the body of their
     # examples: it is sent in both places.
     fields_in_body: bool = False
+    body_kind: BodyKind = BodyKind.JSON
+    answer_kind: AnswerKind = AnswerKind.JSON
 
     def url(self, base_url: str, fields: tuple[str, ...] | None = None) -> str:
         """Full URL, with ``?fields=`` when the endpoint takes fields."""
@@ -253,7 +278,10 @@ class Endpoint:
         return url
 
     def records(self, data: dict) -> list:
-        """The records in a response's ``data`` (user info: the object itself)."""
+        """The records in a response's ``data`` (user info: the object itself; task steps:
+        none)."""
+        if self.pagination is Pagination.TASK:
+            return []
         if not self.data_keys:
             return [data] if data else []
         for key in self.data_keys:
@@ -263,7 +291,7 @@ class Endpoint:
 
     @property
     def paged(self) -> bool:
-        return self.pagination is not Pagination.NONE
+        return self.pagination not in (Pagination.NONE, Pagination.TASK)
 
     @property
     def requirement(self) -> str:
@@ -493,6 +521,31 @@ ENDPOINTS: dict[str, Endpoint] = {
             scope=SCOPE_ADLIB,
             max_count=ADLIB_MAX_COUNT,
             default_max_count=ADLIB_MAX_COUNT,
+        ),
+        # Batch compliance (since 2025-05): a task checks up to 10,000 video or comment ids;
+        # its status is polled until Completed, then the ids still valid are downloaded.
+        Endpoint(
+            "validation_task_create",
+            "/v2/research/validation_task/create/",
+            "file_data",  # form parts: file_data (one id a line) and category
+            ("task_id",),  # can exceed 2**63: kept as the int (or str) the API sent
+            Pagination.TASK,
+            body_kind=BodyKind.MULTIPART,
+        ),
+        Endpoint(
+            "validation_task_status",
+            "/v2/research/validation_task_status/get/",
+            "task_id",
+            ("task_status",),  # Processing | Completed | Failed
+            Pagination.TASK,
+        ),
+        Endpoint(
+            "validation_task_download",
+            "/v2/research/validation_task/download/",
+            "task_id",
+            (),
+            Pagination.TASK,
+            answer_kind=AnswerKind.TEXT,  # the ids still valid, one a line
         ),
     )
 }

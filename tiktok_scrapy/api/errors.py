@@ -98,3 +98,19 @@ def classify(status: int, body: bytes | str | dict[str, Any] | None) -> Classifi
     if USER_LEVEL_PATTERNS.search(message) or status == 403:
         return result(Outcome.USER_LEVEL)
     return result(Outcome.FATAL)
+
+
+# A text file of ids: digits and newlines (commas, brackets, quotes tolerated: a JSON list).
+ID_TEXT = re.compile(rb'[0-9\s,\[\]"]*')
+
+
+def classify_text(status: int, body: bytes | str | None) -> Classified:
+    """Decide on a response of an endpoint that answers a text file (compliance download).
+
+    A 200 whose body is nothing but ids is OK (an empty file too: no id is still valid);
+    errors still come as JSON envelopes; anything else (HTML, a cut-off envelope) is retried.
+    """
+    raw = body.encode() if isinstance(body, str) else (body or b"")
+    if status == 200 and ID_TEXT.fullmatch(raw):
+        return Classified(Outcome.OK, "ok", "", None, None)
+    return classify(status, raw)

@@ -34,7 +34,8 @@ from scrapy.utils.misc import load_object
 from scrapy.utils.python import global_object_name
 
 from tiktok_scrapy import meta
-from tiktok_scrapy.api.errors import Classified, Outcome, classify
+from tiktok_scrapy.api.endpoints import AnswerKind, endpoint_for_url
+from tiktok_scrapy.api.errors import Classified, Outcome, classify, classify_text
 from tiktok_scrapy.closing import close_spider_soon
 from tiktok_scrapy.outage import Decision, OutageBreaker
 
@@ -70,7 +71,12 @@ def response_payload(response: Response) -> dict[str, Any] | None:
 
 
 def classify_response(response: Response) -> Classified:
-    """``api.errors.classify`` applied to a Scrapy response."""
+    """``api.errors.classify`` applied to a Scrapy response (``classify_text`` for an
+    endpoint that answers a text file)."""
+    # In downloader middlewares a response has no .request (nor .meta) yet: go by its URL.
+    endpoint = endpoint_for_url(response.url)
+    if endpoint is not None and endpoint.answer_kind is AnswerKind.TEXT:
+        return classify_text(response.status, response.body)
     payload = response_payload(response)
     return classify(response.status, payload if payload is not None else response.body)
 

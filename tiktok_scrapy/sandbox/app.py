@@ -324,6 +324,7 @@ def serve_following(call: Call) -> dict[str, Any]:
 
 def serve_liked(call: Call) -> dict[str, Any]:
     entries = call.dataset.liked_videos(call.str_arg("username"))
+    entries = [e for e in entries if not e[1].get("_deleted")]  # deleted since (admin)
     return call.time_page("user_liked_videos", entries, call.project)
 
 
@@ -601,7 +602,11 @@ def create_app(
     app[DATASET] = dataset
     app.router.add_post(TOKEN_PATH, token)
     for endpoint in ENDPOINTS.values():
-        app.router.add_post(endpoint.path, data_handler(endpoint))
+        if endpoint.name in SERVERS:
+            app.router.add_post(endpoint.path, data_handler(endpoint))
+    from tiktok_scrapy.sandbox.compliance import add_routes  # it builds on this module
+
+    add_routes(app)  # the batch compliance tasks and /admin/delete
     app.router.add_get("/admin/stats", admin_stats)
     app.router.add_get("/admin/requests", admin_requests)
     app.router.add_post("/admin/reset", admin_reset)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
@@ -318,6 +318,8 @@ class Dataset:
         self._cached_count = 0
         self._comments: OrderedDict[int, list[dict]] = OrderedDict()
         self._comment_parents: dict[int, tuple[int, int, int]] = {}
+        self._comment_videos: dict[int, int] = {}  # comment id -> video id, once produced
+        self.deleted: set[int] = set()  # videos and comments deleted after generation
         self._playlists: dict[int, dict] = {}
         self._make_users()
         pool = Random(derive(self.seed, "pools"))
@@ -571,6 +573,9 @@ class Dataset:
             return cached
         videos = self._generate_day(index)
         self.days_generated += 1
+        for video in videos:
+            if video["id"] in self.deleted:
+                video["_deleted"] = True
         entry = (videos, {v["id"]: v for v in videos})
         self._days[index] = entry
         self._cached_count += len(videos)
@@ -672,6 +677,7 @@ class Dataset:
         ]
         made = list({c["id"]: c for c in made}.values())
         made.sort(key=lambda c: (c["like_count"], c["id"]), reverse=True)
+        self._register_comments(made)
         for c in made:
             if c["reply_count"]:
                 self._comment_parents[c["id"]] = (video_id, c["reply_count"], c["create_time"])
@@ -694,7 +700,51 @@ class Dataset:
         made = [_comment(rng, video_id, comment_id, create_time, reply=True) for _ in range(count)]
         made = list({c["id"]: c for c in made}.values())
         made.sort(key=lambda c: c["id"])
+        self._register_comments(made)
         return made
+
+    def _register_comments(self, comments: list[dict]) -> None:
+        for c in comments:
+            self._comment_videos[c["id"]] = c["video_id"]
+            if c["id"] in self.deleted:
+                c["_deleted"] = True
+
+    # ---------------------------------------------------------------- deletions --------
+    def delete(self, video_ids: Iterable[Any] = (), comment_ids: Iterable[Any] = ()) -> dict:
+        """Delete videos and comments after the fact, as their authors would: from now on
+        they are absent from every answer and invalid to a batch compliance task (a
+        deleted video takes its comments with it)."""
+        videos, comments = {int(i) for i in video_ids}, {int(i) for i in comment_ids}
+        self.deleted |= videos | comments
+        for video_id in videos:
+            video = self.video(video_id)
+            if video is not None:
+                video["_deleted"] = True
+            self._comments.pop(video_id, None)
+        for video in self.__dict__.get("_feed", ()):  # liked/reposted/pinned lists, if made
+            if video["id"] in videos:
+                video["_deleted"] = True
+        for cached in self._comments.values():
+            for c in cached:
+                if c["id"] in comments:
+                    c["_deleted"] = True
+        return {"videos": len(videos), "comments": len(comments)}
+
+    def is_valid(self, category: str, item_id: int) -> bool:
+        """Whether a video or comment id is still available (what a compliance task checks).
+
+        A comment id does not say which video it belongs to, so only comments produced in
+        this process are known; others count as not available.
+        """
+        if category == "video":
+            video = self.video(item_id)
+            return video is not None and not video.get("_deleted")
+        video_id = self._comment_videos.get(item_id)
+        return (
+            video_id is not None
+            and item_id not in self.deleted
+            and self.is_valid("video", video_id)
+        )
 
 
 def _comment(

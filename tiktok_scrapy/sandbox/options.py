@@ -58,6 +58,12 @@ class SandboxOptions:
     outage_day: date | None = None  # video queries whose window covers it: 500 every time
     latency_ms: float = 0.0
     latency_jitter_ms: float = 0.0
+    # Batch compliance tasks: a task answers Processing to this many status polls and for
+    # this many seconds of sandbox time (both must pass), then Completed; a share of them
+    # ends Failed instead (task_failed_rate, drawn when the task is created).
+    task_processing_polls: int = 1
+    task_processing_seconds: float = 0.0
+    task_failed_rate: float = 0.0
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> SandboxOptions:

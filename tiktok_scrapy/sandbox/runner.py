@@ -142,6 +142,10 @@ class SandboxThread:
     def set_options(self, **changes: Any) -> SandboxOptions:
         return self._call(lambda: self.state.set_options(**changes))
 
+    def delete(self, videos: Any = (), comments: Any = ()) -> dict[str, int]:
+        """Same as ``POST /admin/delete``: these videos and comments are gone from now on."""
+        return self._call(lambda: self.dataset.delete(videos, comments))
+
     def _call(self, fn: Callable[[], T]) -> T:
         async def run() -> T:
             return fn()

@@ -90,6 +90,7 @@ class SandboxState:
     clock: Clock = field(init=False)
     tokens: dict[str, Token] = field(default_factory=dict)
     searches: dict[str, Search] = field(default_factory=dict)
+    tasks: dict[int, Any] = field(default_factory=dict)  # compliance tasks (compliance.py)
     quota: Counter = field(default_factory=Counter)  # (client_key, family, day) -> spent
     requests: Counter = field(default_factory=Counter)  # endpoint name -> n
     in_flight: int = 0  # data requests received and not yet answered (and logged)

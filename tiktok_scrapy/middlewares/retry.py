@@ -22,6 +22,7 @@ errors to retry).
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -79,6 +80,17 @@ def classify_response(response: Response) -> Classified:
         return classify_text(response.status, response.body)
     payload = response_payload(response)
     return classify(response.status, payload if payload is not None else response.body)
+
+
+def _failure_key(request: Request) -> tuple:
+    """What a request asked for, as the outage breaker compares failures."""
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        body = {}
+    if isinstance(body, dict) and body.get("start_date") and body.get("end_date"):
+        return ("window", str(body["start_date"]), str(body["end_date"]))
+    return ("chain", request.meta.get(meta.CHAIN))
 
 
 def backoff_delay(
@@ -202,7 +214,9 @@ class ApiRetryMiddleware:
     def _breaker_record(self, request: Request, failed: bool) -> None:
         if request.meta.get(meta.CHAIN) is None:
             return
-        event = self.breaker.record(failed, probe=bool(request.meta.pop(PROBE, False)))
+        event = self.breaker.record(
+            failed, probe=bool(request.meta.pop(PROBE, False)), key=_failure_key(request)
+        )
         if event is None:
             return
         self.stats.inc_value(f"tiktok/outage/{event}")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,11 +24,14 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 
+from tiktok_scrapy.quota_ledger import (
+    DEFAULT_SANDBOX_COLLECTION,
+    DEFAULT_SANDBOX_LEDGER_PATH,
+    SANDBOX_CLIENT_KEY,
+)
 from tiktok_scrapy.storage.mongo import mongodb_uri
 
 logger = logging.getLogger(__name__)
-
-SANDBOX_CLIENT_KEY = "sandbox-client"
 
 
 class TikTokAddon:
@@ -75,17 +77,40 @@ class TikTokAddon:
         url = self.sandbox.start()
         logger.info("Sandbox started at %s (no credentials needed).", url)
         _replace(settings, "TIKTOK_API_URL", url)
-        _replace(settings, "TIKTOK_CLIENT_KEY", SANDBOX_CLIENT_KEY)
         _replace(settings, "TIKTOK_CLIENT_SECRET", options.client_secret)
-        if not settings.get("TIKTOK_QUOTA_LEDGER"):
-            # The sandbox has its own clock and quota: keep its spend out of the real ledger.
-            ledger = Path(tempfile.mkdtemp(prefix="tiktok-sandbox-")) / "quota.sqlite"
-            _replace(settings, "TIKTOK_QUOTA_LEDGER", str(ledger))
+        for name, value in sandbox_quota_settings(settings).items():
+            _replace(settings, name, value)
 
     def _stop_sandbox(self) -> None:
         if self.sandbox is not None:
             self.sandbox.stop()
             self.sandbox = None
+
+
+def sandbox_quota_settings(settings: BaseSettings) -> dict[str, str]:
+    """The client key and quota ledger the built-in sandbox books its requests to.
+
+    Its own ledger (``sandbox-quota.sqlite`` beside the real one, or its own MongoDB
+    collection) keeps sandbox spend out of the real API's; one client for every run, so
+    ``scrapy quota -s TIKTOK_SANDBOX=true`` shows today's sandbox spend like the real one.
+    """
+    ledger = settings.get("TIKTOK_QUOTA_LEDGER") or (
+        DEFAULT_SANDBOX_COLLECTION if mongodb_uri(settings) else DEFAULT_SANDBOX_LEDGER_PATH
+    )
+    return {"TIKTOK_CLIENT_KEY": SANDBOX_CLIENT_KEY, "TIKTOK_QUOTA_LEDGER": ledger}
+
+
+def with_sandbox_quota(settings: BaseSettings) -> BaseSettings:
+    """``settings``, or for a sandbox run (TIKTOK_SANDBOX) a copy naming its quota ledger.
+
+    For commands that read the ledger without starting a crawl (``quota``, ``plan``).
+    """
+    if not settings.getbool("TIKTOK_SANDBOX"):
+        return settings
+    copy = settings.copy()
+    for name, value in sandbox_quota_settings(settings).items():
+        copy.set(name, value, priority="cmdline")
+    return copy
 
 
 def _replace(settings: BaseSettings, name: str, value: Any) -> None:

@@ -258,7 +258,7 @@ class Progress:
         self._quota_at = -QUOTA_CACHE_SECONDS  # fresh numbers for the last line
         snapshot = self.snapshot()
         logger.info("Progress at the end (%s): %s.", reason, snapshot.line())
-        if reason == "finished" and snapshot.items == 0 and not snapshot.failed:
+        if reason == "finished" and snapshot.chains and not snapshot.items and not snapshot.failed:
             logger.warning(
                 "The crawl finished without a single record: the query matched nothing. "
                 "Check its values (a placeholder id such as the example's music_id, a "

@@ -2,8 +2,9 @@
 
 Scrapy builds the spider (and so loads and validates its config) before it applies
 add-ons, so this is the one place that can turn a config into settings:
-- ``TIKTOK_SANDBOX``: start the sandbox in a background thread on a free loopback port and
-  point ``TIKTOK_API_URL`` and the credentials at it;
+- ``TIKTOK_SANDBOX``: start the sandbox in a background thread on a free loopback port (with
+  a JOBDIR, the port its earlier run used, so that queued requests reach it) and point
+  ``TIKTOK_API_URL``, the credentials and the quota ledger at it;
 - ``TIKTOK_OUTPUT_DIR``: resolve ``{spider}``/``{job}`` to a concrete folder;
 - ``FEEDS``: with no feed given (``-o``/``-O``) and no MongoDB, one JSON Lines file per item
   type in the output folder (appended to on resume);
@@ -73,8 +74,26 @@ class TikTokAddon:
         from tiktok_scrapy.sandbox import SandboxOptions, SandboxThread
 
         options = SandboxOptions.from_dict(settings.getdict("TIKTOK_SANDBOX_OPTIONS"))
+        port_file = Path(settings["JOBDIR"]) / SANDBOX_PORT_FILE if settings.get("JOBDIR") else None
+        port = _remembered_port(port_file)
         self.sandbox = SandboxThread(options)
-        url = self.sandbox.start()
+        try:
+            url = self.sandbox.start(port=port)
+        except OSError as error:  # the earlier run's port is taken now
+            self.sandbox.stop()
+            logger.warning(
+                "The sandbox of this JOBDIR's earlier run used port %s, now taken (%s): "
+                "requests queued for it will fail once, then their chains resume.",
+                port,
+                error,
+            )
+            self.sandbox = SandboxThread(options)
+            url = self.sandbox.start()
+        if port_file is not None:
+            # A resumed crawl's queued requests carry the sandbox's URL: the next run of
+            # this JOBDIR listens on the same port, so that they reach it.
+            port_file.parent.mkdir(parents=True, exist_ok=True)
+            port_file.write_text(url.rsplit(":", 1)[-1].strip("/"))
         logger.info("Sandbox started at %s (no credentials needed).", url)
         _replace(settings, "TIKTOK_API_URL", url)
         _replace(settings, "TIKTOK_CLIENT_SECRET", options.client_secret)
@@ -85,6 +104,17 @@ class TikTokAddon:
         if self.sandbox is not None:
             self.sandbox.stop()
             self.sandbox = None
+
+
+SANDBOX_PORT_FILE = "tiktok_sandbox_port"
+
+
+def _remembered_port(path: Path | None) -> int:
+    """The port a JOBDIR's earlier sandbox listened on (0: none, any free port)."""
+    try:
+        return int(path.read_text().strip()) if path is not None and path.exists() else 0
+    except ValueError:
+        return 0
 
 
 def sandbox_quota_settings(settings: BaseSettings) -> dict[str, str]:

@@ -9,9 +9,10 @@ all known, pages, items, requests, quota left today and an estimate of the time 
   ``TIKTOK_PROGRESS_INTERVAL`` seconds, with the same numbers.
 - At the end: one summary line, and a warning when the crawl finished with no record at
   all (a query that matches nothing ends otherwise without a word).
-Chain counts come from the spider's ``progress()``; quota from the quota middleware's
-ledger. The estimate is the rate of chains finished so far applied to those left: rough
-when chains differ in size, and said so ("about").
+Chain counts come from the spider's ``progress()`` and, for the total, its ``plan()``
+(counted once at the start); quota from the quota middleware's ledger. The estimate is
+the rate of chains finished so far applied to those left: rough when chains differ in
+size, and said so ("about").
 Settings: ``TIKTOK_PROGRESS_INTERVAL`` (seconds between log lines; 0: no progress output
 besides the end), ``TIKTOK_PROGRESS_DISPLAY`` (``auto``, ``bar`` or ``log``).
 """
@@ -88,6 +89,16 @@ class Snapshot:
         )
 
 
+def planned_chains(spider: Any) -> int:
+    """How many chains the config asks for: the spider hands its start requests out
+    lazily, so its own count grows as the crawl goes (splits and network levels add more)."""
+    try:
+        return sum(1 for _ in spider.plan())
+    except Exception:  # inputs that cannot be read again: the spider's count will do
+        logger.debug("Could not count the planned chains", exc_info=True)
+        return 0
+
+
 def hms(seconds: float) -> str:
     seconds = round(seconds)
     h, rest = divmod(seconds, 3600)
@@ -136,6 +147,7 @@ class Progress:
         self._quota_at = -QUOTA_CACHE_SECONDS
         self._live: Any = None
         self._first: Any = None  # the first log line's delayed call
+        self.planned = 0  # chains the config asks for (the spider starts them lazily)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Progress:
@@ -155,7 +167,7 @@ class Progress:
     def snapshot(self) -> Snapshot:
         p = self.crawler.spider.progress()
         return Snapshot(
-            chains=p["chains"],
+            chains=max(p["chains"], self.planned),
             done=p["done"],
             failed=p["failed"],
             pages=p["pages"],
@@ -193,6 +205,7 @@ class Progress:
     def spider_opened(self) -> None:
         if not hasattr(self.crawler.spider, "progress"):
             return
+        self.planned = planned_chains(self.crawler.spider)
         if self.bar:
             self._start_bar()
             self._loop = task.LoopingCall(self.refresh_bar)

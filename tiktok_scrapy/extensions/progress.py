@@ -91,7 +91,10 @@ class Snapshot:
 
 def planned_chains(spider: Any) -> int:
     """How many chains the config asks for: the spider hands its start requests out
-    lazily, so its own count grows as the crawl goes (splits and network levels add more)."""
+    lazily, so its own count grows as the crawl goes (splits and network levels add more).
+    Not for the refresh spider, whose plan reads the whole store again."""
+    if hasattr(spider, "stored_ids"):
+        return 0
     try:
         return sum(1 for _ in spider.plan())
     except Exception:  # inputs that cannot be read again: the spider's count will do

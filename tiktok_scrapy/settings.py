@@ -84,8 +84,10 @@ TIKTOK_OUTAGE_ON_DETECTED = "wait"
 TIKTOK_OUTPUT_DIR = "data/{spider}/{job}"
 # Write one page record per API response (pages.jsonl, or MongoDB "pages").
 TIKTOK_PAGE_RECORDS = True
-# Seconds between progress log lines.
+# Progress: a live bar on a terminal, else a log line 2 s after the start and then every
+# TIKTOK_PROGRESS_INTERVAL seconds (0: only the closing summary). DISPLAY: auto | bar | log.
 TIKTOK_PROGRESS_INTERVAL = 30.0
+TIKTOK_PROGRESS_DISPLAY = "auto"
 # Write report.html (items per day, requests and quota over time, errors, top hashtags
 # and regions) in TIKTOK_OUTPUT_DIR at the end of each crawl.
 TIKTOK_REPORT_ENABLED = True

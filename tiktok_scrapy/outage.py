@@ -42,6 +42,7 @@ class OutageBreaker:
         # (failed, what failed: ("window", first day, last day) or ("chain", id))
         self.recent: deque[tuple[bool, tuple]] = deque(maxlen=self.window)
         self.open_until: float | None = None
+        self.open_since: float | None = None  # when this outage began (None: closed)
         self.level = 0  # openings in a row without a healthy window between them
         self.probe_sent_at: float | None = None
         self.openings = 0
@@ -79,6 +80,7 @@ class OutageBreaker:
                 self.open_until = now + self.current_pause()
                 return "reopened"
             self.open_until = None
+            self.open_since = None
             self.recent.clear()
             return "closed"
         if self.open_until is not None:
@@ -91,12 +93,17 @@ class OutageBreaker:
         if failures >= self.ratio * self.window and not _one_cause(failed_keys):
             self.level += 1
             self.openings += 1
+            self.open_since = now
             self.open_until = now + self.current_pause()
             self.recent.clear()
             return "opened"
         if failures <= self.ratio * self.window / 2:
             self.level = 0  # a healthy window: the next outage starts with a short pause
         return None
+
+    def open_for(self) -> float:
+        """Seconds this outage has lasted (0 when closed)."""
+        return 0.0 if self.open_since is None else self.clock() - self.open_since
 
     def probe_lost(self) -> None:
         """The probe was never answered (dropped, refused): the next request probes."""

@@ -77,6 +77,9 @@ TIKTOK_OUTAGE_FAILURE_RATIO = 0.5
 TIKTOK_OUTAGE_PAUSE = 30.0
 TIKTOK_OUTAGE_PAUSE_MAX = 1800.0
 TIKTOK_OUTAGE_ON_DETECTED = "wait"
+# With "wait": give up (close with reason api_outage, resumable) once an outage has lasted
+# this many seconds (0: wait for ever).
+TIKTOK_OUTAGE_MAX_WAIT = 21600.0
 
 # --- Output --------------------------------------------------------------------------
 # Output folder for the default JSONL feeds, page records and report. {spider} and {job}

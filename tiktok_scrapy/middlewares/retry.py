@@ -137,6 +137,7 @@ class ApiRetryMiddleware:
             clock=lambda: self.clock(),
         )
         self.stop_on_outage = settings.get("TIKTOK_OUTAGE_ON_DETECTED") == "stop"
+        self.outage_max_wait = settings.getfloat("TIKTOK_OUTAGE_MAX_WAIT")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -157,6 +158,16 @@ class ApiRetryMiddleware:
             return
         if decision is Decision.HOLD:
             if self.stop_on_outage:
+                raise IgnoreRequest("the API is failing (outage): the crawl is stopping")
+            if self.outage_max_wait and self.breaker.open_for() > self.outage_max_wait:
+                if not self.stats.get_value("tiktok/outage/gave_up"):
+                    self.stats.set_value("tiktok/outage/gave_up", 1)
+                    logger.error(
+                        "Outage: the API has failed for %.0f s (TIKTOK_OUTAGE_MAX_WAIT); "
+                        "stopping — resume later with the same JOBDIR.",
+                        self.breaker.open_for(),
+                    )
+                    close_spider_soon(self.crawler, "api_outage")
                 raise IgnoreRequest("the API is failing (outage): the crawl is stopping")
             held = self._copy(request)
             held.meta[meta.NOT_BEFORE] = self.clock() + (until - self.breaker.clock())

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from array import array
 from collections import Counter
@@ -37,6 +38,7 @@ from scrapy.http import Response
 from tiktok_scrapy import meta
 from tiktok_scrapy.api.endpoints import ENDPOINTS, endpoint_for_url
 from tiktok_scrapy.api.errors import Outcome, classify
+from tiktok_scrapy.extensions.statsfile import accumulate
 from tiktok_scrapy.middlewares.quota import daily_limits, find_quota_middleware
 from tiktok_scrapy.reporting import document
 from tiktok_scrapy.reporting.methods import ChainRow, CrawlFacts, FamilyUse, PageFill, build
@@ -52,8 +54,35 @@ MAX_BODIES_SEEN = 10_000  # distinct bodies counted before giving up counting
 
 
 def crawl_stats(crawler: Crawler) -> dict[str, Any]:
-    """The stats the report reads: the one place to plug in stats accumulated over runs."""
-    return dict(crawler.stats.get_stats())
+    """The stats the report reads: this run's added to the earlier runs' of the same job
+    (``stats.json`` in the output folder, as ``StatsFile`` writes it)."""
+    folder = Path(crawler.settings["TIKTOK_OUTPUT_DIR"])
+    try:
+        previous = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        previous = None
+    current = dict(crawler.stats.get_stats())
+    total = accumulate(previous if isinstance(previous, dict) else None, current)
+    for key in ("start_time", "finish_time"):  # the report reads them as datetimes
+        if isinstance(current.get(key), datetime):
+            total[key] = current[key]
+    return total
+
+
+# Counters of the report kept in ``report_data.json`` so that every run of a JOBDIR adds
+# to the same report: name -> how its keys are stored (tuple keys as lists).
+CARRIED = (
+    "items_per_day",
+    "items_by_type",
+    "hashtags",
+    "regions",
+    "requests",
+    "error_responses",
+    "errors",
+    "per_day",
+    "outcomes",
+    "records",
+)
 
 
 def _api_day(response: Response) -> str:
@@ -317,7 +346,35 @@ class CrawlReport:
             )
         return left
 
+    def _carry_over(self) -> None:
+        """Add the counters of earlier runs of this job, and keep the sum for the next."""
+        path = self.folder / "report_data.json"
+        job = self.crawler.stats.get_value("tiktok/job_id")
+        try:
+            earlier = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            earlier = None
+        if isinstance(earlier, dict) and job is not None and earlier.get("job_id") == job:
+            for name in CARRIED:
+                counter: Counter = getattr(self, name)
+                for key, value in earlier.get(name, []):
+                    counter[tuple(key) if isinstance(key, list) else key] += value
+            for key, (url, body) in earlier.get("queries", {}).items():
+                self.queries.setdefault(key, (url, body))
+        if job is None:
+            return
+        data: dict[str, Any] = {"job_id": job, "queries": self.queries}
+        for name in CARRIED:
+            data[name] = [
+                [list(k) if isinstance(k, tuple) else k, v] for k, v in getattr(self, name).items()
+            ]
+        tmp = path.with_suffix(".json.tmp")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(tmp, path)
+
     def write(self, reason: str) -> None:
+        self._carry_over()
         title, head, sections, footer = build(self.facts(reason))
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path.write_text(document.render_html(title, head, sections, footer), encoding="utf-8")

@@ -14,7 +14,10 @@ from crawling import SANDBOX_KEY, env_for_subprocess, run_crawl
 from tiktok_scrapy.planning import budget_warning
 from tiktok_scrapy.quota_ledger import SANDBOX_CLIENT_KEY, Client
 
-QUICK = '{"hashtags": ["flood"], "start_date": "2024-01-01", "end_date": "2024-01-04"}'
+QUICK = (
+    '{"hashtags": ["flood"], "start_date": "2024-01-01", "end_date": "2024-01-04",'
+    ' "window_days": 1}'
+)
 
 
 def scrapy(tmp_path: Path, *argv: str, env: dict | None = None) -> tuple[int, str]:
@@ -73,7 +76,7 @@ def test_plan_skips_what_a_jobdir_finished(make_sandbox, tmp_path):
     sandbox = make_sandbox()
     ledger = tmp_path / "quota.sqlite"
     jobdir = tmp_path / "job"
-    config = {"hashtags": ["flood"], "start_date": "2024-01-01", "end_date": "2024-01-04"}
+    config = json.loads(QUICK)
     result = run_crawl(
         "videos", {**config, "max_requests": 2}, sandbox.url, tmp_path, {"JOBDIR": jobdir}
     )

@@ -11,7 +11,12 @@ from crawling import crawl_command, env_for_subprocess, run_crawl
 
 from tiktok_scrapy.extensions.progress import Snapshot, hms, use_bar
 
-QUERY = {"hashtags": ["flood"], "start_date": "2024-01-01", "end_date": "2024-01-06"}
+QUERY = {
+    "hashtags": ["flood"],
+    "start_date": "2024-01-01",
+    "end_date": "2024-01-06",
+    "window_days": 1,  # six chains to count
+}
 
 
 def snapshot(**changes) -> Snapshot:

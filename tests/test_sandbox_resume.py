@@ -15,7 +15,12 @@ from tiktok_scrapy.sandbox.dataset import Dataset
 
 pytestmark = pytest.mark.integration
 
-CONFIG = {"hashtags": ["flood", "storm"], "start_date": "2024-01-01", "end_date": "2024-01-20"}
+CONFIG = {
+    "hashtags": ["flood", "storm"],
+    "start_date": "2024-01-01",
+    "end_date": "2024-01-20",
+    "window_days": 1,  # twenty chains: four requests leave most of them for the resume
+}
 
 
 def crawl(tmp_path, *extra: str) -> subprocess.CompletedProcess[str]:

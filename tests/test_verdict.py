@@ -235,9 +235,10 @@ def test_nothing_to_do_is_complete_and_keeps_the_totals(make_sandbox, tmp_path):
     # The report too covers every run: the second run found nothing, it shows the first's.
     carried = json.loads((again.outdir / "report_data.json").read_text())
     assert sum(n for _, n in carried["items_by_type"]) == sum(truth(sandbox).values())
-    assert "Verdict" in (again.outdir / "report.html").read_text() or "verdict" in (
-        again.outdir / "report.html"
-    ).read_text()
+    assert (
+        "Verdict" in (again.outdir / "report.html").read_text()
+        or "verdict" in (again.outdir / "report.html").read_text()
+    )
 
 
 def test_videos_outside_the_window_asked_for_are_an_error_not_data():

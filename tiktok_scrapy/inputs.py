@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from tiktok_scrapy.text import excerpt, is_ascii_digits
+
 # Which files of a crawl's output folder carry each kind of input, best first, and the
 # column to take from each.
 OUTPUT_SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -128,10 +130,14 @@ def to_ids(values: Iterable[Any], source: str) -> list[int]:
     for value in values:
         if isinstance(value, int) and not isinstance(value, bool):
             ids.append(value)
-        elif isinstance(value, str) and value.strip().isdigit():
+        elif isinstance(value, str) and is_ascii_digits(value.strip()):
             ids.append(int(value.strip()))
         else:
-            raise InputError(f"{source}: {value!r} is not a numeric id")
+            raise InputError(
+                f"{source}: {excerpt(value, 40)!r} is not a numeric id (digits 0-9 only)"
+                if isinstance(value, str)
+                else f"{source}: {excerpt(value, 40)} is not a numeric id"
+            )
     return ids
 
 

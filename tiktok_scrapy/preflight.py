@@ -13,8 +13,9 @@ from typing import Any
 
 from tiktok_scrapy.api.query import did_you_mean
 from tiktok_scrapy.config import ConfigError, CrawlConfig, load_config
-from tiktok_scrapy.settings_check import SettingsError, check_settings, excerpt
+from tiktok_scrapy.settings_check import SettingsError, check_settings
 from tiktok_scrapy.settings_spec import parse_bool
+from tiktok_scrapy.text import excerpt
 
 # -a arguments the crawl command and the spider read themselves (not config keys).
 FLAG_ARGS = ("dry_run", "force")

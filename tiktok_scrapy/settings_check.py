@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tiktok_scrapy.api.query import did_you_mean
+from tiktok_scrapy.api.windows import check_day
 from tiktok_scrapy.settings_spec import (
     PREFIXES,
     SETTINGS,
@@ -26,8 +27,8 @@ from tiktok_scrapy.settings_spec import (
     parse_int,
     template_fields,
 )
+from tiktok_scrapy.text import excerpt
 
-EXCERPT = 80
 DOCS = "docs/settings.md"
 
 
@@ -37,14 +38,6 @@ class SettingsError(ValueError):
 
 class Why(ValueError):
     """Why a value is refused, in words worth showing (other ValueErrors are not shown)."""
-
-
-def excerpt(value: Any, limit: int = EXCERPT) -> str:
-    """``value`` as at most ``limit`` characters of one line, for messages."""
-    text = value if isinstance(value, str) else repr(value)
-    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    text = " ".join(text.splitlines()) if "\n" in text or "\r" in text else text
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def check_settings(settings: Any, names: Iterable[str] | None = None) -> None:
@@ -133,9 +126,13 @@ def _check_url(spec: Setting, value: Any) -> str:
 
 def _check_date(spec: Setting, value: Any) -> Any:
     try:
-        return parse_date(value)
-    except ValueError:
+        day = parse_date(value)
+    except (ValueError, TypeError):
         raise Why("write the date as YYYY-MM-DD") from None
+    try:
+        return check_day(day)
+    except ValueError as exc:
+        raise Why(str(exc)) from None
 
 
 def _parse_dict(value: Any) -> dict:

@@ -468,7 +468,9 @@ class UserInputsConfig(_InputsMixin, CrawlConfig):
         """Usernames from the list, the file and the earlier output; each once, order kept."""
         names: list[str] = list(self.usernames)
         if self.usernames_file:
-            names += self._read("usernames_file", lambda p: read_values(p, self.column))
+            names += self._read(
+                "usernames_file", lambda p: read_values(p, self.column, kind="name")
+            )
         if self.from_output:
             column = None if self.column == "username" else self.column
             names += self._read("from_output", lambda p: read_output(p, "username", column))
@@ -517,7 +519,9 @@ class VideoInputsConfig(_InputsMixin, CrawlConfig):
         keep = has_comments if self.only_with_comments else None
         ids: list = list(self.video_ids)
         if self.video_ids_file:
-            ids += self._read("video_ids_file", lambda p: read_values(p, self.column, keep))
+            ids += self._read(
+                "video_ids_file", lambda p: read_values(p, self.column, keep, kind="id")
+            )
         if self.from_output:
             column = None if self.column == "id" else self.column
             ids += self._read("from_output", lambda p: read_output(p, "video_id", column, keep))
@@ -556,7 +560,7 @@ class PlaylistInputsConfig(_InputsMixin, CrawlConfig):
         """Playlist ids, each once, order kept."""
         ids: list = list(self.playlist_ids)
         if self.playlist_ids_file:
-            ids += self._read("playlist_ids_file", lambda p: read_values(p, self.column))
+            ids += self._read("playlist_ids_file", lambda p: read_values(p, self.column, kind="id"))
         if self.from_output:
             column = None if self.column == "playlist_id" else self.column
             ids += self._read("from_output", lambda p: read_output(p, "playlist_id", column))
@@ -612,7 +616,7 @@ class NetworkConfig(_InputsMixin, CrawlConfig):
         """Seed usernames from the list, the file and the earlier output; each once."""
         names: list[str] = list(self.seeds)
         if self.seeds_file:
-            names += self._read("seeds_file", lambda p: read_values(p, self.column))
+            names += self._read("seeds_file", lambda p: read_values(p, self.column, kind="name"))
         if self.from_output:
             column = None if self.column == "username" else self.column
             names += self._read("from_output", lambda p: read_output(p, "username", column))

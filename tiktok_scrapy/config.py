@@ -767,6 +767,12 @@ def decode_text(data: bytes, where: str) -> str:
                 f"{where}: the file is {name} text — save it as UTF-8 (in most editors: "
                 f'"Save as" > encoding UTF-8)'
             )
+    if b"\x00" in data:
+        line = data.count(b"\n", 0, data.index(b"\x00")) + 1
+        raise ConfigError(
+            f"{where} line {line}: NUL bytes: the file is not UTF-8 text (it looks like "
+            f"UTF-16) — save it as UTF-8"
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -829,6 +835,10 @@ def _load_json(text: str, where: str) -> Any:
         return json.loads(text, object_pairs_hook=no_duplicates)
     except RecursionError:
         raise ConfigError(_too_deep(where)) from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise ConfigError(f"{where}: {excerpt(str(exc), 100)}") from None
 
 
 def _too_deep(where: str) -> str:
@@ -876,6 +886,15 @@ class _StrictLoader(yaml.SafeLoader):
                 f'(hashtags: ["#flood"]) or leave out the # (hashtags: [flood])'
             )
 
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:  # more than 4,300 digits
+            raise ConfigError(
+                f"{self.where} line {node.start_mark.line + 1}: a number of "
+                f"{len(node.value):,} digits — far too long for any key"
+            ) from None
+
     def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
         try:
             return super().construct_yaml_timestamp(node)
@@ -883,6 +902,7 @@ class _StrictLoader(yaml.SafeLoader):
             return node.value  # "2024-02-30": the key's validator names it
 
 
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
 _StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.construct_yaml_timestamp)
 
 
@@ -1050,12 +1070,13 @@ def _coerce_override(model: type[CrawlConfig], key: str, value: str) -> Any:
     if text.lower() in ("none", "null") and not _is_listy(annotation):
         return None
     if text.startswith(("[", "{")):
+        where = f"-a {excerpt(key, 40)}={excerpt(value)}"
         try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise ConfigError(
-                f"-a {key}={excerpt(value)}: cannot parse the value as JSON"
-            ) from None
+            return _load_yaml(text, where)
+        except ConfigError as exc:
+            if "YAML syntax error" not in str(exc):
+                raise  # too big, too deep, a duplicate key ...
+            raise ConfigError(f"{where}: cannot parse the value as JSON") from None
     if _is_listy(annotation):
         if key == "fields" and text == "all":
             return "all"

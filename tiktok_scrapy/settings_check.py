@@ -158,9 +158,7 @@ def _check_quota(spec: Setting, value: Any) -> dict[str, int]:
     checked = {}
     for key, limit in limits.items():
         if key not in spec.choices:
-            raise ValueError(
-                f'unknown family "{excerpt(key, 30)}"{did_you_mean(key, spec.choices)}'
-            )
+            raise Why(f'unknown family "{excerpt(key, 30)}"{did_you_mean(key, spec.choices)}')
         try:
             checked[key] = parse_int(limit)
         except ValueError:

@@ -917,7 +917,10 @@ def _line_of(mark: Any) -> str:
 
 def _load_yaml(text: str, where: str) -> Any:
     """YAML without duplicate keys, alias bombs, or silently dropped ``#`` values."""
-    loader = _StrictLoader(text)
+    try:
+        loader = _StrictLoader(text)
+    except yaml.YAMLError as exc:  # a character YAML refuses (checked before parsing)
+        raise ConfigError(f"{where}: YAML cannot read it ({excerpt(str(exc), 100)})") from None
     loader.where = where  # type: ignore[attr-defined]
     try:
         node = loader.get_single_node()

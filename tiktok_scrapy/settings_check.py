@@ -51,7 +51,8 @@ def check_settings(settings: Any, names: Iterable[str] | None = None) -> None:
             suggestion = did_you_mean(name, SPEC)
             shown = excerpt(settings.get(name), 40)
             raise SettingsError(
-                f"-s {name}={shown}: no such setting{suggestion} — see {DOCS} for every setting"
+                f"-s {excerpt(name, 40)}={shown}: no such setting{suggestion} — see {DOCS} "
+                f"for every setting"
             )
     for spec in SETTINGS if names is None else (SPEC[n] for n in names):
         check_value(spec, settings.get(spec.name))
@@ -66,7 +67,8 @@ def _names(settings: Any) -> list[str]:
 
 def check_value(spec: Setting, value: Any) -> Any:
     """``value`` parsed as ``spec`` says, or SettingsError naming setting, value and fix."""
-    unset = value is None or (isinstance(value, str) and value.strip() in ("", "None", "none"))
+    # Only empty is unset: components read the text "None" as text (a folder named None).
+    unset = value is None or (isinstance(value, str) and not value.strip())
     if unset and spec.optional:
         return None
     try:
@@ -104,10 +106,10 @@ def _check_float(spec: Setting, value: Any) -> float:
 def _check_choice(spec: Setting, value: Any) -> str | None:
     if value is None and spec.optional:
         return None
-    text = str(value).strip().lower() if isinstance(value, str) else None
-    if text not in spec.choices:
+    # Exactly as written: components compare the text as it is (VIDEO_LENGTH is no field).
+    if not isinstance(value, str) or value not in spec.choices:
         raise ValueError
-    return text
+    return value
 
 
 def _check_text(spec: Setting, value: Any) -> str:
@@ -140,8 +142,6 @@ def _parse_dict(value: Any) -> dict:
         import json
 
         text = value.strip()
-        if not text:
-            return {}
         try:
             value = json.loads(text)
         except ValueError:

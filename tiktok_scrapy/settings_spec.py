@@ -45,8 +45,8 @@ class Setting:
     def allowed(self, unset: bool = True) -> str:
         """What values are allowed, in words (for errors and the reference page)."""
         text = ALLOWED[self.kind](self)
-        if unset and self.optional and self.kind not in ("date",):
-            text += "; unset (None) is allowed"
+        if unset and self.optional:
+            text += f"; empty (-s {self.name}=) for none"
         return text
 
 
@@ -73,7 +73,7 @@ ALLOWED: dict[str, Callable[[Setting], str]] = {
     "choice": lambda s: "one of " + ", ".join(s.choices),
     "text": lambda s: "text",
     "url": lambda s: "an http:// or https:// URL",
-    "date": lambda s: "a date YYYY-MM-DD (UTC), or unset for the real date",
+    "date": lambda s: "a date YYYY-MM-DD (UTC)",
     "quota": lambda s: (
         "a JSON object of whole numbers >= 0 with keys "
         + ", ".join(s.choices)
@@ -243,7 +243,7 @@ SETTINGS: tuple[Setting, ...] = (
         "TIKTOK_WINDOW_SPLIT_FIELD",
         "choice",
         "After halving a failing window down to "
-        "one day, split it by this query field; unset: give up on that day.",
+        "one day, split it by this query field; empty: give up on that day.",
         choices=("video_length", "region_code"),
         optional=True,
         section=_RETRY,
@@ -299,7 +299,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "TIKTOK_TODAY",
         "date",
-        "Pin 'today' (UTC) for daily mode and `scrapy plan`.",
+        "Pin 'today' (UTC) for daily mode and `scrapy plan`; empty: the real date.",
         optional=True,
         section=_DAILY,
     ),

@@ -218,6 +218,18 @@ CONFIG_CASES: list[tuple[str, str, str, list[str]]] = [
         ["hashtags[0]", "holds a space"],
     ),
     (
+        "daily-lag-overflows-dates",
+        "c.yaml",
+        "hashtags: [flood]\nmode: daily\nlag_days: 1000000000000\n",
+        ["`lag_days`", "at most 3650"],
+    ),
+    (
+        "endless-minutes",
+        "c.yaml",
+        "hashtags: [flood]\nmax_minutes: .inf\n" + GOOD_YAML,
+        ["`max_minutes`", "finite"],
+    ),
+    (
         "huge-value-echoed-briefly",
         "c.yaml",
         "hashtags: [flood]\nwindow_days: " + "9" * 5000 + "\n" + GOOD_YAML,
@@ -411,6 +423,20 @@ def test_bad_setting_is_one_line(name: str, value: str, expected: str) -> None:
     message = rejected(config=json.dumps(GOOD), settings={name: value})
     assert message.startswith(f"-s {name}="), message
     assert expected in message, message
+
+
+def test_export_checks_its_mongodb_settings(capsys: pytest.CaptureFixture) -> None:
+    import argparse
+
+    from tiktok_scrapy.commands.export import Command
+
+    command = Command()
+    command.settings = Settings({"MONGODB_URI": "mongodb://h", "MONGODB_DATABASE": "a b"})
+    parser = argparse.ArgumentParser()
+    command.add_options(parser)
+    command.run([], parser.parse_args(["--collection", "videos", "-o", "x.csv"]))
+    err = capsys.readouterr().err
+    assert command.exitcode == 2 and "MONGODB_DATABASE" in err and len(err.splitlines()) == 1
 
 
 def test_secrets_are_never_echoed() -> None:

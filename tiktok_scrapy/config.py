@@ -66,6 +66,9 @@ LIMIT_KEYS = frozenset({"max_items", "max_requests", "max_minutes"})
 MAX_CONFIG_BYTES = 1_000_000
 MAX_NODES = 20_000
 MAX_DEPTH = 32
+# Day counts and durations beyond these are typos (and would overflow date arithmetic).
+MAX_DAYS = 3650
+MAX_MINUTES = 60 * 24 * 366
 UTF_BOMS: tuple[tuple[bytes, str], ...] = (
     (b"\xff\xfe\x00\x00", "UTF-32"),
     (b"\x00\x00\xfe\xff", "UTF-32"),
@@ -185,9 +188,9 @@ class CrawlConfig(BaseModel):
     default_spider: ClassVar[str] = ""
 
     name: str | None = None
-    max_items: int | None = Field(None, ge=1)
-    max_requests: int | None = Field(None, ge=1)
-    max_minutes: float | None = Field(None, gt=0)
+    max_items: int | None = Field(None, ge=1, le=10**12)
+    max_requests: int | None = Field(None, ge=1, le=10**12)
+    max_minutes: float | None = Field(None, gt=0, le=MAX_MINUTES, allow_inf_nan=False)
     warnings: list[str] = Field(default_factory=list, exclude=True)
 
     _spider: str = PrivateAttr(default="")
@@ -286,8 +289,8 @@ class VideosConfig(CrawlConfig):
     # day (today - lag_days, UTC) each run, catches up missed days from its ledger and
     # re-crawls a day recrawl_after_days later (late-indexed videos, settled counts).
     mode: typing.Literal["range", "daily"] = "range"
-    lag_days: int = Field(2, ge=2)
-    recrawl_after_days: int | None = Field(None, ge=1)
+    lag_days: int = Field(2, ge=2, le=MAX_DAYS)
+    recrawl_after_days: int | None = Field(None, ge=1, le=MAX_DAYS)
     fields: tuple[str, ...] = Field("all", validate_default=True)
     max_count: MaxCount = 100
     window_days: int = Field(1, ge=1, le=MAX_WINDOW_DAYS)
@@ -634,7 +637,7 @@ class RefreshConfig(CrawlConfig):
     default_spider: ClassVar[str] = "refresh"
 
     from_output: Path | None = None  # videos JSONL or output folder; default: MongoDB
-    older_than_days: int = Field(15, ge=0)
+    older_than_days: int = Field(15, ge=0, le=MAX_DAYS)
     fields: tuple[str, ...] = Field("all", validate_default=True)
     max_count: MaxCount = 100
 

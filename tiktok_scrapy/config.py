@@ -56,6 +56,7 @@ from tiktok_scrapy.text import (
     invisible_message,
     is_ascii_digits,
     line_column,
+    one_line,
 )
 
 DOCS = "docs/configuration.md"
@@ -78,7 +79,10 @@ UTF_BOMS: tuple[tuple[bytes, str], ...] = (
 
 
 class ConfigError(Exception):
-    """One or two lines for a person: what is wrong, where (file, key), how to fix it."""
+    """One line for a person: what is wrong, where (file, key), how to fix it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(str(message)))
 
 
 # --- Value types ------------------------------------------------------------------------
@@ -693,6 +697,7 @@ def load_config(
     raw, where, base_dir = read_source(str(source))
     declared = raw.pop("spider", None)
     if declared is not None and declared != spider:
+        declared = excerpt(declared, 40)
         raise ConfigError(
             f"{where}: this config is for the {declared} spider — run "
             f"`scrapy crawl {declared}`, or change `spider:` to {spider}"

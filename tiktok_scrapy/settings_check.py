@@ -27,13 +27,16 @@ from tiktok_scrapy.settings_spec import (
     parse_int,
     template_fields,
 )
-from tiktok_scrapy.text import excerpt
+from tiktok_scrapy.text import excerpt, one_line
 
 DOCS = "docs/settings.md"
 
 
 class SettingsError(ValueError):
     """A setting with a value the project cannot use; str() is one line for people."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(str(message)))
 
 
 class Why(ValueError):

@@ -29,6 +29,13 @@ def excerpt(value: Any, limit: int = EXCERPT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def one_line(message: str, limit: int = 600) -> str:
+    """A message as one line of at most ``limit`` characters: a safety net for values that
+    slipped into a message without going through ``excerpt``."""
+    text = " ".join(message.splitlines()) if "\n" in message or "\r" in message else message
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _short_repr(value: Any, limit: int) -> str:
     """repr() of a value without building the whole of a huge nested one."""
     if isinstance(value, list | tuple | dict | set) and len(value) > 20:

@@ -417,6 +417,7 @@ def test_undecodable_input_file_is_one_line(tmp_path: Path) -> None:
         ("CASSETTE_MODE", "replay-all", "record, replay, off"),
         ("CONCURRENT_REQUESTS", "abc", "a whole number from 1"),
         ("LOG_LEVEL", "LOUD", "one of CRITICAL"),
+        ("LOG_LEVEL", "info", "one of CRITICAL"),  # logging wants capitals
     ],
 )
 def test_bad_setting_is_one_line(name: str, value: str, expected: str) -> None:

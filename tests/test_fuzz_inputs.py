@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import math
 import os
 from datetime import date
@@ -312,6 +313,8 @@ def read_as_components_do(spec_name: str, given: Settings) -> None:
         given.get(spec_name).format(spider="videos", job="j", query_id="q")
     elif spec.kind == "date" and given.get(spec_name):
         assert run_today(given) >= date(2016, 1, 1)
+    elif spec.kind == "log_level":
+        logging.getLogger("fuzz").setLevel(given.get(spec_name))
     elif spec.kind == "choice" and given.get(spec_name):
         assert given.get(spec_name) in spec.choices
 

@@ -239,10 +239,9 @@ def _check_import(spec: Setting, value: Any) -> Any:
 def _check_log_level(spec: Setting, value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)  # logging's numeric levels
-    text = str(value).strip().upper() if isinstance(value, str) else None
-    if text not in spec.choices:
+    if value not in spec.choices:  # logging takes the names in capitals, exactly
         raise ValueError
-    return text
+    return value
 
 
 def _check_bool(spec: Setting, value: Any) -> bool:

@@ -433,7 +433,7 @@ SETTINGS: tuple[Setting, ...] = (
         "LOG_LEVEL",
         "log_level",
         "Scrapy's log level.",
-        choices=("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"),
+        choices=("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG", "NOTSET"),
         section=_SCRAPY,
     ),
 )

@@ -24,10 +24,11 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scrapy import Request
 from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 
-from tiktok_scrapy.api.endpoints import ENDPOINTS
+from tiktok_scrapy.api.endpoints import ENDPOINTS, TOKEN_PATH
 from tiktok_scrapy.api.query import QUERY_KEYS
 from tiktok_scrapy.config import SPIDER_CONFIGS, CrawlConfig, VideosConfig
 from tiktok_scrapy.continuous import run_today
@@ -285,6 +286,9 @@ INTERESTING = [
     "state/{query_id}",
     "2024-01-01",
     "https://example.org",
+    "http://127.0.0.1:9",
+    " https://x.org",
+    "https://x.org/\u200b",
     "mongodb://h",
     "pymongo.MongoClient",
     "stop",
@@ -313,6 +317,8 @@ def read_as_components_do(spec_name: str, given: Settings) -> None:
         given.get(spec_name).format(spider="videos", job="j", query_id="q")
     elif spec.kind == "date" and given.get(spec_name):
         assert run_today(given) >= date(2016, 1, 1)
+    elif spec.kind == "url":
+        Request(given.get(spec_name) + TOKEN_PATH, method="POST")
     elif spec.kind == "log_level":
         logging.getLogger("fuzz").setLevel(given.get(spec_name))
     elif spec.kind == "choice" and given.get(spec_name):

@@ -27,7 +27,7 @@ from tiktok_scrapy.settings_spec import (
     parse_int,
     template_fields,
 )
-from tiktok_scrapy.text import excerpt, one_line
+from tiktok_scrapy.text import excerpt, invisible_at, one_line
 
 DOCS = "docs/settings.md"
 
@@ -70,8 +70,9 @@ def _names(settings: Any) -> list[str]:
 
 def check_value(spec: Setting, value: Any) -> Any:
     """``value`` parsed as ``spec`` says, or SettingsError naming setting, value and fix."""
-    # Only empty is unset: components read the text "None" as text (a folder named None).
-    unset = value is None or (isinstance(value, str) and not value.strip())
+    # Only empty is unset: components read the text "None" as text (a folder named None),
+    # and " " as a value too.
+    unset = value is None or value == ""
     if unset and spec.optional:
         return None
     try:
@@ -118,11 +119,15 @@ def _check_choice(spec: Setting, value: Any) -> str | None:
 def _check_text(spec: Setting, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError
+    if value != value.strip():
+        raise Why("remove the spaces or line breaks around the value")
     return value
 
 
 def _check_url(spec: Setting, value: Any) -> str:
-    text = _check_text(spec, value).strip()
+    text = _check_text(spec, value)
+    if any(c.isspace() for c in text) or invisible_at(text) is not None:
+        raise Why("no spaces or invisible characters in a URL")
     scheme, _, rest = text.partition("://")
     if scheme not in ("http", "https") or not rest.strip("/"):
         raise Why("e.g. https://open.tiktokapis.com")

@@ -499,7 +499,7 @@ def template_fields(template: str) -> list[str]:
 def parse_date(value: Any) -> date:
     if isinstance(value, date):
         return value
-    return date.fromisoformat(str(value).strip())
+    return date.fromisoformat(str(value))
 
 
 # --- the reference page -------------------------------------------------------------------

@@ -268,6 +268,12 @@ def test_a_leading_bom_is_fine(tmp_path: Path) -> None:
     assert config.hashtags == ["flood"]
 
 
+def test_invisible_characters_in_comments_are_fine(tmp_path: Path) -> None:
+    text = "# pasted\u00a0from a web page\u200b\nhashtags: [flood]  # note\u200b\n" + GOOD_YAML
+    config = preflight("videos", {"config": write(tmp_path, "c.yaml", text)}, project_settings())
+    assert config.hashtags == ["flood"]
+
+
 def test_alias_bomb_fails_fast_in_little_memory(tmp_path: Path) -> None:
     path = write(tmp_path, "bomb.yaml", alias_bomb())
     tracemalloc.start()

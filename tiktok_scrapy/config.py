@@ -805,6 +805,8 @@ def _parse(text: str, where: str, json_first: bool = False) -> dict[str, Any]:
             try:
                 data = _load_yaml(text, where)
             except ConfigError:
+                if not text.lstrip().startswith(("{", "[")):
+                    raise  # YAML that is not JSON: the YAML error says more
                 raise ConfigError(
                     f"{where}: JSON syntax error at line {exc.lineno} column {exc.colno}: {exc.msg}"
                 ) from None
@@ -821,10 +823,19 @@ def _parse(text: str, where: str, json_first: bool = False) -> dict[str, Any]:
 
 
 def _check_invisible(text: str, where: str) -> None:
+    """The first invisible character outside a ``#`` comment, named by line and column."""
     index = invisible_at(text)
-    if index is not None:
-        line, column = line_column(text, index)
-        raise ConfigError(f"{where} line {line} column {column}: {invisible_message(text, index)}")
+    while index is not None:
+        prefix = text[text.rfind("\n", 0, index) + 1 : index]
+        in_comment = (
+            re.search(r"(^|\s)#", prefix) and prefix.count('"') % 2 == 0 and "'" not in prefix
+        )
+        if not in_comment:
+            line, column = line_column(text, index)
+            raise ConfigError(
+                f"{where} line {line} column {column}: {invisible_message(text, index)}"
+            )
+        index = invisible_at(text, index + 1)
 
 
 def _load_json(text: str, where: str) -> Any:

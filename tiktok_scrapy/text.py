@@ -48,14 +48,15 @@ def _short_repr(value: Any, limit: int) -> str:
     return text[:limit]
 
 
-def invisible_at(text: str) -> int | None:
+def invisible_at(text: str, start: int = 0) -> int | None:
     """Index of the first character a person cannot see (or should not type), else None.
 
     Tabs and newlines are fine; a zero-width joiner between two non-ASCII characters is
     part of an emoji (🏳️‍🌈) and fine too. Spaces other than the plain one (no-break,
     ideographic ...) count as invisible.
     """
-    for index, char in enumerate(text):
+    for index in range(start, len(text)):
+        char = text[index]
         if char.isascii() and (char.isprintable() or char in ALLOWED_CONTROLS):
             continue
         category = unicodedata.category(char)

@@ -348,6 +348,8 @@ def test_unknown_spider_lists_close_matches() -> None:
         ("comments", "video_ids_file", f"12\n{FULLWIDTH_123}\n", [":2:", "not a numeric id"]),
         ("comments", "video_ids_file", f"12\n{SUPERSCRIPT_2}\n", [":2:", "not a numeric id"]),
         ("playlists", "playlist_ids_file", "12\n1.5\n", [":2:", "not a numeric id"]),
+        ("playlists", "playlist_ids_file", "9" * 5000 + "\n", [":1:", "not a numeric id"]),
+        ("comments", "video_ids_file", "18446744073709551616\n", [":1:", "not a numeric id"]),
     ],
 )
 def test_bad_input_file_is_one_line_with_file_and_line(

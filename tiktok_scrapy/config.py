@@ -48,13 +48,19 @@ from tiktok_scrapy.api.query import (
     validate_query,
 )
 from tiktok_scrapy.api.windows import Window, check_day, latest_settled_day, plan_windows
-from tiktok_scrapy.inputs import InputError, dedupe, has_comments, read_output, read_values
+from tiktok_scrapy.inputs import (
+    InputError,
+    dedupe,
+    has_comments,
+    is_id,
+    read_output,
+    read_values,
+)
 from tiktok_scrapy.inputs import to_ids as _to_ids
 from tiktok_scrapy.text import (
     excerpt,
     invisible_at,
     invisible_message,
-    is_ascii_digits,
     line_column,
     one_line,
 )
@@ -345,7 +351,7 @@ class VideosConfig(CrawlConfig):
     @classmethod
     def _check_ids(cls, value: list[str], info: ValidationInfo) -> list[str]:
         for i, v in enumerate(value):
-            if not is_ascii_digits(v):
+            if not is_id(v):
                 raise ValueError(
                     f'{info.field_name}[{i}]: "{excerpt(v, 40)}" is not a numeric id — write '
                     f"it with the digits 0-9 only"

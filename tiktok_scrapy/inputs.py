@@ -41,6 +41,7 @@ OUTPUT_SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
 JSONL_SUFFIXES = frozenset({".jsonl", ".jl", ".ndjson", ".json"})
 # What the values of a list are: names (usernames) or ids; None: not checked.
 KINDS: dict[str, str] = {"username": "name", "video_id": "id", "playlist_id": "id"}
+MAX_ID = 2**64  # ids are 64-bit
 COMMENT = re.compile(r"(^|\s)#.*$")
 
 
@@ -128,7 +129,7 @@ def check_value(value: str, where: str, kind: str | None) -> str:
                 f"pasted together — delete it"
             )
         raise InputError(f"{where} column {index + 1}: {invisible_message(value, index)}")
-    if kind == "id" and not is_ascii_digits(value):
+    if kind == "id" and not is_id(value):
         raise InputError(f'{where}: "{excerpt(value, 40)}" is not a numeric id (digits 0-9 only)')
     if kind == "name":
         bad = next((c for c in value if c.isspace() or c in ",#"), None)
@@ -203,9 +204,9 @@ def to_ids(values: Iterable[Any], source: str) -> list[int]:
     """Values as exact integers; strings must be digits, floats are refused (lossy)."""
     ids: list[int] = []
     for value in values:
-        if isinstance(value, int) and not isinstance(value, bool):
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_ID:
             ids.append(value)
-        elif isinstance(value, str) and is_ascii_digits(value.strip()):
+        elif isinstance(value, str) and is_id(value.strip()):
             ids.append(int(value.strip()))
         else:
             raise InputError(
@@ -216,10 +217,15 @@ def to_ids(values: Iterable[Any], source: str) -> list[int]:
     return ids
 
 
+def is_id(text: str) -> bool:
+    """The digits 0-9 of a 64-bit id (at most 20 digits, below 2**64)."""
+    return is_ascii_digits(text) and len(text) <= 20 and int(text) < MAX_ID
+
+
 def has_comments(row: dict) -> bool:
     """Keep a video unless it is known to have no comments (missing count: keep)."""
     count = row.get("comment_count")
     try:
         return count in (None, "") or int(count) > 0
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # "abc", 10**5000 digits, Infinity
         return True

@@ -268,6 +268,12 @@ def test_a_leading_bom_is_fine(tmp_path: Path) -> None:
     assert config.hashtags == ["flood"]
 
 
+def test_an_empty_value_with_a_note_is_not_the_hash_trap(tmp_path: Path) -> None:
+    text = "hashtags: [flood]\nrecrawl_after_days:  # off for now\n" + GOOD_YAML
+    config = preflight("videos", {"config": write(tmp_path, "c.yaml", text)}, project_settings())
+    assert config.recrawl_after_days is None
+
+
 def test_invisible_characters_in_comments_are_fine(tmp_path: Path) -> None:
     text = "# pasted\u00a0from a web page\u200b\nhashtags: [flood]  # note\u200b\n" + GOOD_YAML
     config = preflight("videos", {"config": write(tmp_path, "c.yaml", text)}, project_settings())

@@ -903,8 +903,8 @@ class _StrictLoader(yaml.SafeLoader):
             isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null") and node.value == ""
         ):
             return
-        line = _line_of(node.start_mark)
-        if "#" in line:
+        # "#flood" right after the colon or dash; "  # a note" is a comment on purpose.
+        if re.search(r"(:|^\s*-)\s+#[^\s#]", _line_of(node.start_mark)):
             raise ConfigError(
                 f"{self.where} line {node.start_mark.line + 1}: {what} is empty because YAML "
                 f"reads `#` as the start of a comment — quote the value "
@@ -983,7 +983,7 @@ def _comment_line(text: str, *marks: Any) -> int | None:
         return None
     rows = text.splitlines()
     for number in range(min(lines), min(max(lines), len(rows) - 1) + 1):
-        if re.search(r"(^|[\s\[{,])#", rows[number]):
+        if re.search(r"[\[{,]\s*#|:\s+#[^\s#]", rows[number]):  # [#flood], key: #flood
             return number + 1
     return None
 

@@ -103,6 +103,9 @@ NASTY = [
     "US",
     "{nope}",
     "{spider}",
+    "~",
+    "~nobody/",
+    "/",
     "\U0001f3f3\ufe0f\u200d\U0001f308",
 ]
 # Digits that are not 0-9, and numbers that are not ids.

@@ -59,6 +59,7 @@ from tiktok_scrapy.inputs import (
 from tiktok_scrapy.inputs import to_ids as _to_ids
 from tiktok_scrapy.text import (
     excerpt,
+    expand_user,
     invisible_at,
     invisible_message,
     line_column,
@@ -239,13 +240,13 @@ class CrawlConfig(BaseModel):
 
     def resolve(self, path: Path) -> Path:
         """A relative path from the current folder if it exists there, else the config's."""
-        path = path.expanduser()
+        path = expand_user(path)
         if path.is_absolute():
             return path
         candidates = [Path.cwd() / path]
         if self._base_dir is not None:
             candidates.append(self._base_dir / path)
-        return next((c for c in candidates if c.exists()), candidates[0])
+        return next((c for c in candidates if _exists(c)), candidates[0])
 
     def _read(self, key: str, reader: typing.Callable[[Path], list]) -> list:
         """Run a file reader for ``key``; its errors become ConfigErrors naming the key."""
@@ -255,17 +256,22 @@ class CrawlConfig(BaseModel):
             return reader(resolved)
         except InputError as exc:
             where = f"{self._where}: {key}"
-            if not resolved.exists():
+            if not _exists(resolved):
                 looked = " or ".join(str(c) for c in {Path.cwd(), self._base_dir} if c)
                 raise ConfigError(
-                    f"{where}: {path} not found (looked in {looked}) — check the "
-                    f"path; relative paths are read from the current folder "
+                    f"{where}: {excerpt(str(path), 120)} not found (looked in {looked}) — "
+                    f"check the path; relative paths are read from the current folder "
                     f"first, then the config's folder"
                 ) from None
             raise ConfigError(f"{where}: {exc}") from None
         except OSError as exc:
+            if not _exists(resolved):
+                raise ConfigError(
+                    f"{self._where}: {key}: {excerpt(str(path), 120)} not found "
+                    f"({exc.strerror}) — check the path"
+                ) from None
             raise ConfigError(
-                f"{self._where}: {key}: cannot read {resolved}: {exc.strerror}"
+                f"{self._where}: {key}: cannot read {excerpt(str(resolved), 120)}: {exc.strerror}"
             ) from None
 
 
@@ -735,7 +741,7 @@ def read_source(source: str) -> tuple[dict[str, Any], str, Path | None]:
         )
     if text.startswith("{") or "\n" in text:
         return _parse(text, "inline config", json_first=True), "inline config", None
-    path = Path(text).expanduser()
+    path = expand_user(Path(text))
     if _is_file(path):
         content = _read_config_file(path, excerpt(text, 200))
         raw = _parse(content, excerpt(text, 200), json_first=path.suffix.lower() == ".json")
@@ -749,6 +755,13 @@ def read_source(source: str) -> tuple[dict[str, Any], str, Path | None]:
         f'config "{excerpt(text)}" not found: no such file and no shipped example of that '
         f"name{did_you_mean(Path(text).stem, names)} — examples: {', '.join(names)}"
     )
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # a name too long, a NUL byte
+        return False
 
 
 def _is_file(path: Path) -> bool:

@@ -27,7 +27,7 @@ from tiktok_scrapy.settings_spec import (
     parse_int,
     template_fields,
 )
-from tiktok_scrapy.text import excerpt, invisible_at, one_line
+from tiktok_scrapy.text import excerpt, expand_user, invisible_at, one_line
 
 DOCS = "docs/settings.md"
 
@@ -200,7 +200,7 @@ def _check_template(spec: Setting, value: Any) -> str:
 
 def _check_jobdir(spec: Setting, value: Any) -> Path | None:
     text = _check_text(spec, value)
-    path = Path(text).expanduser()
+    path = expand_user(Path(text))
     if path.exists():
         if not path.is_dir():
             raise Why("it is a file, not a folder")

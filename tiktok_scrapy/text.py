@@ -9,6 +9,7 @@ echoed in a message down to a short excerpt. No Scrapy imports.
 from __future__ import annotations
 
 import unicodedata
+from pathlib import Path
 from typing import Any
 
 EXCERPT = 80
@@ -102,3 +103,11 @@ def is_ascii_digits(text: str) -> bool:
     """Only 0-9: ``isdigit()`` also says yes to superscripts, Arabic-Indic and full-width
     digits, which ``int()`` then refuses or silently converts."""
     return bool(text) and text.isascii() and text.isdigit()
+
+
+def expand_user(path: Path) -> Path:
+    """``~/x`` expanded; ``~nobody/x`` (no such user) left as it is instead of raising."""
+    try:
+        return path.expanduser()
+    except RuntimeError:
+        return path

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import string
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -40,7 +40,6 @@ class Setting:
     optional: bool = False  # None (unset) is allowed
     secret: bool = False  # never echoed in a message
     section: str = "The API"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def allowed(self, unset: bool = True) -> str:
         """What values are allowed, in words (for errors and the reference page)."""

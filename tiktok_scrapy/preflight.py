@@ -14,11 +14,12 @@ from typing import Any
 from tiktok_scrapy.api.query import did_you_mean
 from tiktok_scrapy.config import ConfigError, CrawlConfig, load_config
 from tiktok_scrapy.settings_check import SettingsError, check_settings
-from tiktok_scrapy.settings_spec import parse_bool
 from tiktok_scrapy.text import excerpt
 
 # -a arguments the crawl command and the spider read themselves (not config keys).
 FLAG_ARGS = ("dry_run", "force")
+FLAG_TRUE = frozenset({"1", "true", "yes", "on"})  # what the spider's force reads as true
+FLAG_FALSE = frozenset({"", "0", "false", "no", "off"})
 BAD_INPUT = (ConfigError, SettingsError)
 
 
@@ -35,12 +36,12 @@ def check_spider(name: str, known: Iterable[str]) -> None:
 def flag(spargs: Mapping[str, Any], name: str) -> bool:
     """An ``-a name=true|false`` flag; anything else is a ConfigError."""
     value = spargs.get(name)
-    if value is None:
+    text = "" if value is None else str(value).strip().lower()
+    if text in FLAG_TRUE:
+        return True
+    if text in FLAG_FALSE:
         return False
-    try:
-        return parse_bool(str(value).strip().lower())
-    except ValueError:
-        raise ConfigError(f"-a {name}={excerpt(value)}: give true or false") from None
+    raise ConfigError(f"-a {name}={excerpt(value)}: give true or false")
 
 
 def config_overrides(spargs: Mapping[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 Override any of them with ``-s NAME=value`` or in a scrapyd job. Settings named
 ``TIKTOK_*`` are ours; ``MONGODB_*`` configure storage; ``CASSETTE_*`` record/replay HTTP.
 Secrets (client key/secret, MongoDB URI with a password) may also come from the
-environment variables of the same name; they are never logged.
+environment variables of the same name; they are never logged. Every setting of ours is
+declared with its type and range in ``settings_spec.py`` (docs/settings.md is generated
+from it) and checked before a crawl starts: add a new one there too.
 """
 
 from __future__ import annotations

@@ -20,6 +20,8 @@ from pathlib import Path
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
+from tiktok_scrapy.settings_check import SettingsError, check_settings
+from tiktok_scrapy.settings_spec import SETTINGS
 from tiktok_scrapy.storage.export import ExportError, export, format_for, parse_query
 from tiktok_scrapy.storage.mongo import make_client, mongodb_uri, short_error
 from tiktok_scrapy.storage.tables import TableError, export_jsonl
@@ -86,6 +88,13 @@ class Command(ScrapyCommand):
             self.exitcode = export_folder(opts.input, opts.output, opts.format)
             return
         assert self.settings is not None
+        try:
+            given = [s.name for s in SETTINGS if s.name.startswith("MONGODB_")]
+            check_settings(self.settings, [n for n in given if self.settings.get(n) is not None])
+        except SettingsError as error:
+            print(f"export: {error}", file=sys.stderr)
+            self.exitcode = 2
+            return
         uri = mongodb_uri(self.settings)
         try:
             if not uri:

@@ -20,12 +20,14 @@ from scrapy.utils.conf import arglist_to_dict
 
 from tiktok_scrapy.addons import with_sandbox_quota
 from tiktok_scrapy.checkpoints import CheckpointStore
-from tiktok_scrapy.config import ConfigError, NetworkConfig, VideosConfig
+from tiktok_scrapy.config import NetworkConfig, VideosConfig
 from tiktok_scrapy.continuous import DayLedger, newest_day, prepare_daily, run_today, state_dir
 from tiktok_scrapy.middlewares.quota import daily_limits, open_ledger
 from tiktok_scrapy.middlewares.token import read_credentials
 from tiktok_scrapy.planning import estimate, format_plan, network_estimate, pages_bound
+from tiktok_scrapy.preflight import BAD_INPUT, check_spider, one_line
 from tiktok_scrapy.quota_ledger import ApiClock, Client
+from tiktok_scrapy.settings_check import check_settings
 
 
 class Command(ScrapyCommand):
@@ -54,19 +56,20 @@ class Command(ScrapyCommand):
             raise UsageError("name one spider, e.g. scrapy plan videos -a config=quickstart")
         assert self.settings is not None
         try:
-            print(plan_text(args[0], arglist_to_dict(opts.spargs), self.settings))
-        except (ConfigError, CloseSpider) as error:
-            print(f"error: {getattr(error, 'reason', None) or error}", file=sys.stderr)
+            spargs = arglist_to_dict(opts.spargs)
+            check_settings(self.settings)
+            print(plan_text(args[0], spargs, self.settings))
+        except (*BAD_INPUT, CloseSpider) as error:
+            print(f"error: {one_line(error)}", file=sys.stderr)
             self.exitcode = 2
 
 
 def plan_text(spider_name: str, spargs: dict[str, str], settings: Any) -> str:
     from scrapy.spiderloader import get_spider_loader
 
-    try:
-        spidercls = get_spider_loader(settings).load(spider_name)
-    except KeyError:
-        raise ConfigError(f'no spider "{spider_name}" — see `scrapy list`') from None
+    loader = get_spider_loader(settings)
+    check_spider(spider_name, loader.list())
+    spidercls = loader.load(spider_name)
     crawler = Crawler(spidercls, settings)
     spider = spidercls.from_crawler(crawler, **spargs)
     config = spider.config

@@ -9,6 +9,7 @@ current UTC day on the local clock (the API's clock is learnt only during a craw
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any, ClassVar
 
 from scrapy.commands import ScrapyCommand
@@ -18,6 +19,7 @@ from tiktok_scrapy.addons import with_sandbox_quota
 from tiktok_scrapy.middlewares.quota import daily_limits, open_ledger
 from tiktok_scrapy.middlewares.token import read_credentials
 from tiktok_scrapy.quota_ledger import ApiClock, Client, QuotaLedger, Spend, format_duration
+from tiktok_scrapy.settings_check import SettingsError, check_settings
 
 
 class Command(ScrapyCommand):
@@ -46,6 +48,12 @@ class Command(ScrapyCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
+        try:
+            check_settings(self.settings)
+        except SettingsError as error:
+            print(f"error: {error}", file=sys.stderr)
+            self.exitcode = 2
+            return
         settings = with_sandbox_quota(self.settings)
         ledger = open_ledger(settings, opts.ledger)
         try:

@@ -110,6 +110,13 @@ def plan_text(spider_name: str, spargs: dict[str, str], settings: Any) -> str:
             for c in chains
         )
     windows = [str(c.window) for c in chains if c.window]
+    if getattr(config, "adaptive", False) and windows:
+        notes.append(
+            f"adaptive windows: {len(windows)} of up to 30 days to start with (one request "
+            "each if sparse); a window whose first page shows it dense is cut into chains "
+            "of about TIKTOK_ADAPTIVE_PAGES_PER_CHAIN pages while crawling: about one "
+            "request per 100 videos found, plus at most one partly filled page per new chain"
+        )
     return format_plan(
         spider_name,
         [c.id for c in chains],

@@ -20,6 +20,7 @@ from scrapy.utils.conf import arglist_to_dict
 
 from tiktok_scrapy.addons import with_sandbox_quota
 from tiktok_scrapy.checkpoints import CheckpointStore
+from tiktok_scrapy.commands.validate import add_spider_args
 from tiktok_scrapy.config import NetworkConfig, VideosConfig
 from tiktok_scrapy.continuous import DayLedger, newest_day, prepare_daily, run_today, state_dir
 from tiktok_scrapy.middlewares.quota import daily_limits, open_ledger
@@ -42,14 +43,7 @@ class Command(ScrapyCommand):
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
-        parser.add_argument(
-            "-a",
-            dest="spargs",
-            action="append",
-            default=[],
-            metavar="NAME=VALUE",
-            help="spider argument (may be repeated)",
-        )
+        add_spider_args(parser)
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:

@@ -325,12 +325,10 @@ class ResearchApiSpider(Spider):
         @cassette
         @returns items 1
         """
-        chain = self.chains[response.meta[meta.CHAIN]]
-        state = self.states[chain.id]
-        page, epoch = response.meta[meta.PAGE], response.meta.get(meta.EPOCH, 0)
-        if (epoch, page) != (state.epoch, state.page):
-            self.crawler.stats.inc_value("tiktok/pages/stale")
+        current = self.chain_of(response)
+        if current is None:
             return
+        chain, state = current
         try:
             payload = response.json()
         except (ValueError, AttributeError):
@@ -394,6 +392,17 @@ class ResearchApiSpider(Spider):
                 classified.log_id,
             )
         raise CloseSpider("scope_not_authorized")
+
+    def chain_of(self, response: Response) -> tuple[Chain, ChainState] | None:
+        """The chain a response answers and its state, or None for a stale response (an
+        earlier page or epoch of its chain, e.g. a duplicate after a resume)."""
+        chain = self.chains[response.meta[meta.CHAIN]]
+        state = self.states[chain.id]
+        page, epoch = response.meta[meta.PAGE], response.meta.get(meta.EPOCH, 0)
+        if (epoch, page) != (state.epoch, state.page):
+            self.crawler.stats.inc_value("tiktok/pages/stale")
+            return None
+        return chain, state
 
     def _on_data(
         self,

@@ -343,12 +343,10 @@ class RefreshSpider(ResearchApiSpider):
     async def parse_task(self, response: Response) -> AsyncIterator[Any]:
         """One step of a compliance task: record the page, commit the chain's new state
         (a new task id first of all), then pause and ask for the next step."""
-        chain = self.chains[response.meta[meta.CHAIN]]
-        state = self.states[chain.id]
-        page, epoch = response.meta[meta.PAGE], response.meta.get(meta.EPOCH, 0)
-        if (epoch, page) != (state.epoch, state.page):
-            self.crawler.stats.inc_value("tiktok/pages/stale")
+        current = self.chain_of(response)
+        if current is None:
             return
+        chain, state = current
         endpoint = ENDPOINTS[response.meta[meta.ENDPOINT]]
         classified = classify_response(response)
         outcome = Outcome(response.meta.get(meta.OUTCOME) or classified.outcome)

@@ -123,7 +123,11 @@ def schedule_pages(lengths: list[int], slots: int) -> int:
 
 
 def check(crawl: Crawl, what: str, reasons: tuple[str, ...] = ("finished",)) -> None:
-    if crawl.returncode != 0 or crawl.stats.get("finish_reason") not in reasons:
+    from tiktok_scrapy.verdict import exit_status
+
+    reason = crawl.stats.get("finish_reason")
+    expected = exit_status(reason, crawl.stats.get("tiktok/verdict"))
+    if crawl.returncode != expected or reason not in reasons:
         sys.exit(
             f"{what}: crawl failed (exit {crawl.returncode}, "
             f"{crawl.stats.get('finish_reason')}):\n{crawl.log}"

@@ -1,0 +1,127 @@
+"""What a crawl's folder says about it, while it runs and after: progress and verdict.
+
+A running crawl logs a ``Progress:`` line every ``TIKTOK_PROGRESS_INTERVAL`` seconds and
+appends a line to ``pages.jsonl`` per page; at the end it writes ``stats.json`` (with the
+verdict) and ``report.html``. This module reads whatever of that is there, never the
+crawl's memory, so the UI shows the same after a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tiktok_scrapy.verdict import REASONS, exit_status
+
+PROGRESS = re.compile(
+    r"Progress: (?P<done>\d+)/(?P<chains>\d+) chains done \((?P<failed>\d+) failed\), "
+    r"(?P<pages>\d+) pages, (?P<items>\d+) items, (?P<requests>\d+) requests sent"
+)
+# Lines worth showing a researcher from a crawl's log (never settings, which may hold keys).
+SHOWN = re.compile(r"(Verdict:|^error: | ERROR: | WARNING: |Progress: )")
+TAIL_BYTES = 256 * 1024
+
+
+@dataclass
+class Progress:
+    chains: int | None = None
+    done: int | None = None
+    failed: int | None = None
+    pages: int | None = None
+    items: int | None = None
+    requests: int | None = None
+    verdict: str | None = None
+    reason: str | None = None
+    meaning: str | None = None
+    exit_status: int | None = None
+    quota: dict[str, int] = field(default_factory=dict)  # requests per quota family
+    lines: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    report: bool = False
+
+    def eta_seconds(self, elapsed: float) -> float | None:
+        """A naive estimate: the time per finished chain, for the chains left."""
+        if not self.chains or not self.done or self.verdict:
+            return None
+        return elapsed * (self.chains - self.done) / self.done
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+def read_progress(output: Path, log: Path | None = None) -> Progress:
+    progress = Progress()
+    lines = _tail(log) if log else []
+    for line in lines:
+        match = PROGRESS.search(line)
+        if match:
+            for key, value in match.groupdict().items():
+                setattr(progress, key, int(value))
+    progress.lines = [redact(line) for line in lines if SHOWN.search(line)][-12:]
+    pages = output / "pages.jsonl"
+    if pages.exists():
+        with pages.open("rb") as file:
+            progress.pages = max(progress.pages or 0, sum(1 for _ in file))
+    stats = read_stats(output)
+    if stats:
+        progress.chains = stats.get("tiktok/chains/total", progress.chains)
+        incomplete = stats.get("tiktok/chains/incomplete")
+        if progress.chains is not None and incomplete is not None:
+            progress.done = progress.chains - incomplete
+            progress.failed = incomplete
+        progress.items = stats.get("tiktok/items", progress.items)
+        progress.requests = stats.get("tiktok/requests_sent", progress.requests)
+        progress.verdict = stats.get("tiktok/verdict")
+        progress.reason = stats.get("tiktok/verdict/reason") or stats.get("finish_reason")
+        progress.quota = {
+            key.rsplit("/", 1)[1]: value
+            for key, value in stats.items()
+            if key.startswith("tiktok/quota/requests/")
+        }
+        close = stats.get("finish_reason")
+        if close:
+            known = REASONS.get(close)
+            progress.meaning = known.meaning if known else None
+            progress.exit_status = exit_status(close, progress.verdict)
+    progress.files = data_files(output)
+    progress.report = (output / "report.html").is_file()
+    return progress
+
+
+def read_stats(output: Path) -> dict[str, Any] | None:
+    try:
+        stats = json.loads((output / "stats.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return stats if isinstance(stats, dict) else None
+
+
+def data_files(output: Path) -> list[str]:
+    """The JSON Lines files of a crawl's output folder (its items and page records)."""
+    if not output.is_dir():
+        return []
+    return sorted(p.name for p in output.glob("*.jsonl") if p.is_file())
+
+
+def _tail(path: Path) -> list[str]:
+    try:
+        with path.open("rb") as file:
+            file.seek(0, 2)
+            size = file.tell()
+            file.seek(max(0, size - TAIL_BYTES))
+            text = file.read().decode("utf-8", "replace")
+    except OSError:
+        return []
+    return text.splitlines()
+
+
+SECRET_SETTING = re.compile(r"('?[A-Z_]*(?:SECRET|PASSWORD|TOKEN)[A-Z_]*'?\s*[:=]\s*)('[^']*'|\S+)")
+BEARER = re.compile(r"(Bearer\s+)\S+", re.IGNORECASE)
+
+
+def redact(line: str) -> str:
+    """A log line without anything that looks like a secret setting's value or a token."""
+    return BEARER.sub(r"\1[hidden]", SECRET_SETTING.sub(r"\1[hidden]", line))

@@ -310,7 +310,7 @@ def plan_for(ui: UiConfig, checked: forms.Checked, sandbox: bool) -> str:
 
 def progress_view(store: JobStore, job: Job) -> dict[str, Any]:
     status = store.status(job)
-    progress = read_progress(store.output(job), store.log(job))
+    progress = read_progress(store.output(job), store.log(job), store.secrets())
     started = job.runs[-1]["started"] if job.runs else time.time()
     ended = job.runs[-1].get("ended") if job.runs else None
     elapsed = (ended or time.time()) - started

@@ -96,6 +96,12 @@ class JobStore:
         """One ledger for every sandbox crawl of the UI, kept apart from the real one."""
         return self.root / "sandbox-quota.sqlite"
 
+    def secrets(self) -> tuple[str, ...]:
+        """Values never to show: the credentials the crawls get (settings or environment)."""
+        names = (*ENV_SETTINGS, "SCRAPYD_PASSWORD")
+        values = [self.settings.get(n) or self.env.get(n) or os.environ.get(n) for n in names]
+        return tuple(v for v in values if v and len(v) >= 4)
+
     # --- records -----------------------------------------------------------------------
 
     def create(self, spider: str, config: dict[str, Any], *, sandbox: bool) -> Job:

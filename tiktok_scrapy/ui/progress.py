@@ -52,7 +52,7 @@ class Progress:
         return {k: v for k, v in self.__dict__.items()}
 
 
-def read_progress(output: Path, log: Path | None = None) -> Progress:
+def read_progress(output: Path, log: Path | None = None, hide: tuple[str, ...] = ()) -> Progress:
     progress = Progress()
     lines = _tail(log) if log else []
     for line in lines:
@@ -60,7 +60,7 @@ def read_progress(output: Path, log: Path | None = None) -> Progress:
         if match:
             for key, value in match.groupdict().items():
                 setattr(progress, key, int(value))
-    progress.lines = [redact(line) for line in lines if SHOWN.search(line)][-12:]
+    progress.lines = [redact(line, hide) for line in lines if SHOWN.search(line)][-12:]
     pages = output / "pages.jsonl"
     if pages.exists():
         with pages.open("rb") as file:
@@ -118,10 +118,18 @@ def _tail(path: Path) -> list[str]:
     return text.splitlines()
 
 
-SECRET_SETTING = re.compile(r"('?[A-Z_]*(?:SECRET|PASSWORD|TOKEN)[A-Z_]*'?\s*[:=]\s*)('[^']*'|\S+)")
+SECRET_SETTING = re.compile(
+    r"(['\"]?\w*(?:SECRET|PASSWORD|TOKEN)\w*['\"]?\s*[:=]\s*)('[^']*'|\"[^\"]*\"|[^\s,}]+)",
+    re.IGNORECASE,
+)
 BEARER = re.compile(r"(Bearer\s+)\S+", re.IGNORECASE)
 
 
-def redact(line: str) -> str:
-    """A log line without anything that looks like a secret setting's value or a token."""
-    return BEARER.sub(r"\1[hidden]", SECRET_SETTING.sub(r"\1[hidden]", line))
+def redact(line: str, hide: tuple[str, ...] = ()) -> str:
+    """A log line without anything that looks like a secret setting's value or a token,
+    nor any of the values in ``hide`` (the credentials the crawls were given)."""
+    line = BEARER.sub(r"\1[hidden]", SECRET_SETTING.sub(r"\1[hidden]", line))
+    for value in hide:
+        if value:
+            line = line.replace(value, "[hidden]")
+    return line

@@ -72,7 +72,7 @@ def test_form_becomes_the_config_the_cli_reads() -> None:
         "start_date": "2024-01-01",
         "end_date": "2024-01-07",
         "fields": ["id", "username"],
-        "max_items": "100",
+        "max_items": 100,
     }
     checked = forms.check("videos", raw)
     assert checked.ok, checked.errors

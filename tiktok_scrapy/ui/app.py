@@ -68,7 +68,7 @@ def create_app(ui: UiConfig) -> Starlette:
     )
     guard = Guard(ui.token, loopback=ui.loopback)
 
-    def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    def render(request: Request, name: str, code: int = 200, **context: Any) -> HTMLResponse:
         html = env.get_template(name).render(
             csrf=request.state.csrf,
             csrf_field=CSRF_FIELD,
@@ -77,7 +77,7 @@ def create_app(ui: UiConfig) -> Starlette:
             path=request.url.path,
             **context,
         )
-        return HTMLResponse(html, status_code=status)
+        return HTMLResponse(html, status_code=code)
 
     async def refuse_csrf(request: Request) -> Response | None:
         if await check_csrf(request):
@@ -262,7 +262,7 @@ def create_app(ui: UiConfig) -> Starlette:
             return refused
         form = await request.form()
         if not guard.check_token(str(form.get("token") or "")):
-            return render(request, "login.html", status=401, error="That token is not right.")
+            return render(request, "login.html", code=401, error="That token is not right.")
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(
             AUTH_COOKIE, token_digest(ui.token or ""), httponly=True, samesite="strict"
@@ -339,7 +339,8 @@ def quota_views(ui: UiConfig) -> list[dict[str, Any]]:
     if sandbox.exists():
         ledger = open_ledger(ui.settings, str(sandbox))
         try:
-            views.append({"title": "Sandbox crawls", **quota_view(ledger, limits)})
+            merged = "every sandbox run"
+            views.append({"title": "Sandbox crawls", **quota_view(ledger, limits, merged=merged)})
         finally:
             ledger.close()
     return views

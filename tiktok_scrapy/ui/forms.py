@@ -78,6 +78,17 @@ def split_list(text: str) -> list[str]:
     return [part.strip() for part in re.split(r"[,\n]", text) if part.strip()]
 
 
+def number(text: str) -> int | float | str:
+    """A number typed in a form as one (a YAML that says ``max_count: 50``); else the text,
+    for the model to name what is wrong with it."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
+
+
 def form_to_config(spider: str, form: Any) -> dict[str, Any]:
     """The config mapping a form describes: only the keys given, and only the spider's.
 
@@ -97,9 +108,12 @@ def form_to_config(spider: str, form: Any) -> dict[str, Any]:
     for key in LIST_KEYS:
         if key in known and get(key):
             raw[key] = split_list(get(key))
-    for key in (*TEXT_KEYS, *NUMBER_KEYS):
+    for key in TEXT_KEYS:
         if key in known and get(key):
             raw[key] = split_list(get(key)) if key == "fields" and get(key) != "all" else get(key)
+    for key in NUMBER_KEYS:
+        if key in known and get(key):
+            raw[key] = number(get(key))
     for key in BOOL_KEYS:
         if key in known and get(key):
             raw[key] = get(key).lower() in ("on", "true", "1", "yes")

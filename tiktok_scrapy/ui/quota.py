@@ -26,11 +26,25 @@ class FamilyRow:
     exhausted: bool
 
 
-def today_rows(ledger: QuotaLedger, limits: dict[str, int], day: str) -> list[tuple[str, list]]:
-    """``[(client label, [FamilyRow, ...]), ...]`` for every client in the ledger."""
+def today_rows(
+    ledger: QuotaLedger, limits: dict[str, int], day: str, merged: str | None = None
+) -> list[tuple[str, list]]:
+    """``[(client label, [FamilyRow, ...]), ...]`` for every client in the ledger, or one
+    row set labelled ``merged`` for them all (each sandbox run is a client of its own)."""
     result = []
-    for client in ledger.clients():
-        spent = ledger.spent(client, day)
+    spends = [(str(client), ledger.spent(client, day)) for client in ledger.clients()]
+    if merged and spends:
+        total: dict[str, Spend] = {}
+        for _, spent in spends:
+            for family, spend in spent.items():
+                was = total.get(family, Spend())
+                total[family] = Spend(
+                    was.requests + spend.requests,
+                    was.records + spend.records,
+                    was.exhausted or spend.exhausted,
+                )
+        spends = [(merged, total)]
+    for label, spent in spends:
         rows = []
         for family, limit in limits.items():
             spend = spent.get(family, Spend())
@@ -38,7 +52,7 @@ def today_rows(ledger: QuotaLedger, limits: dict[str, int], day: str) -> list[tu
             rows.append(
                 FamilyRow(family, limit, spend.requests, spend.records, left, spend.exhausted)
             )
-        result.append((str(client), rows))
+        result.append((label, rows))
     return result
 
 
@@ -87,7 +101,8 @@ def chart_svg(series: list[tuple[str, dict[str, int]]], width: int = 720, height
                 f'height="{h:.1f}" fill="{colour}"><title>{escape(day)} {escape(family)}: '
                 f"{n} requests</title></rect>"
             )
-        if i % 7 == 0 or i == len(series) - 1:
+        last = len(series) - 1
+        if (i % 7 == 0 and last - i >= 3) or i == last:
             parts.append(
                 f'<text x="{x:.1f}" y="{height - 6}" font-size="10">{escape(day[5:])}</text>'
             )
@@ -107,11 +122,16 @@ def chart_svg(series: list[tuple[str, dict[str, int]]], width: int = 720, height
     return "".join(parts)
 
 
-def quota_view(ledger: QuotaLedger, limits: dict[str, int], clock: ApiClock | None = None) -> Any:
+def quota_view(
+    ledger: QuotaLedger,
+    limits: dict[str, int],
+    clock: ApiClock | None = None,
+    merged: str | None = None,
+) -> Any:
     clock = clock or ApiClock()
     day = clock.day()
     return {
         "day": day,
-        "clients": today_rows(ledger, limits, day),
+        "clients": today_rows(ledger, limits, day, merged),
         "chart": chart_svg(last_days(ledger, list(limits), day)),
     }

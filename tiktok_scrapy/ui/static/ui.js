@@ -105,7 +105,8 @@ function setupCrawl(root) {
     text("p-status", data.status);
     ["done", "chains", "pages", "items", "requests", "eta", "elapsed"].forEach((k) => text(`p-${k}`, data[k]));
     text("p-failed", data.failed || 0);
-    text("p-quota", Object.entries(data.quota || {}).map(([f, n]) => `${f}: ${n}`).join(" "));
+    const quota = Object.entries(data.quota || {}).map(([f, n]) => `${f}: ${n}`).join(", ");
+    text("p-quota", quota ? `(${quota})` : "");
     text("p-verdict", data.verdict);
     document.getElementById("p-verdict").className = `verdict ${data.verdict || ""}`;
     let reason = data.reason || "";

@@ -206,10 +206,16 @@ def test_a_cross_site_post_is_refused(tmp_path: Path) -> None:
 
 
 def test_credentials_go_to_crawls_by_environment_never_to_the_browser(tmp_path: Path) -> None:
-    store = JobStore(tmp_path, settings={"TIKTOK_CLIENT_SECRET": SECRET, "LOG_LEVEL": "INFO"})
+    store = JobStore(
+        tmp_path,
+        settings={"TIKTOK_CLIENT_SECRET": SECRET, "LOG_LEVEL": "INFO", "TIKTOK_SANDBOX": "true"},
+    )
     job = store.create("videos", {"hashtags": ["flood"]}, sandbox=False)
     command = " ".join(store.command(job))
     assert SECRET not in command and "LOG_LEVEL=INFO" in command
+    assert "TIKTOK_SANDBOX" not in command  # the form's sandbox box decides, per crawl
+    sandboxed = store.create("videos", {"hashtags": ["flood"]}, sandbox=True)
+    assert "TIKTOK_SANDBOX=true" in store.command(sandboxed)
     with client(tmp_path, TIKTOK_CLIENT_SECRET=SECRET) as c:
         token = csrf_of(c)
         pages = [c.get(p).text for p in ("/", "/crawls", "/quota")]

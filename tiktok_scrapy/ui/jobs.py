@@ -34,6 +34,8 @@ import yaml
 
 from tiktok_scrapy.jobdir_lock import JobdirLocked, check_free
 
+# The form's sandbox box decides, per crawl (``scrapy ui -s TIKTOK_SANDBOX=true`` ticks it).
+PER_CRAWL = ("TIKTOK_SANDBOX",)
 # Settings passed as environment variables rather than on a command line (which any local
 # user can read with ps): the crawl reads them from either (middlewares/token.py).
 ENV_SETTINGS = ("TIKTOK_CLIENT_KEY", "TIKTOK_CLIENT_SECRET")
@@ -149,7 +151,7 @@ class JobStore:
 
     def command(self, job: Job) -> list[str]:
         """The crawl's command line (without credentials: those go by environment)."""
-        settings = {k: v for k, v in self.settings.items() if k not in ENV_SETTINGS}
+        settings = self._forwarded()
         settings.update(
             {
                 "JOBDIR": str(self.jobdir(job)),
@@ -166,6 +168,11 @@ class JobStore:
         for name, value in settings.items():
             args += ["-s", f"{name}={value}"]
         return args
+
+    def _forwarded(self) -> dict[str, str]:
+        """The ``scrapy ui -s`` settings every crawl gets (not credentials, not per-crawl)."""
+        skip = (*ENV_SETTINGS, *PER_CRAWL)
+        return {k: v for k, v in self.settings.items() if k not in skip}
 
     def start(self, job: Job) -> None:
         """Start (or resume: the same JOBDIR) the crawl; refused while it runs."""
@@ -249,7 +256,7 @@ class JobStore:
     # --- scrapyd -----------------------------------------------------------------------
 
     def _schedule(self, job: Job) -> str:
-        settings = {k: v for k, v in self.settings.items() if k not in ENV_SETTINGS}
+        settings = self._forwarded()
         settings.update(
             {"JOBDIR": str(self.jobdir(job)), "TIKTOK_OUTPUT_DIR": str(self.output(job))}
         )

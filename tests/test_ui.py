@@ -288,3 +288,17 @@ def test_package_data_ships_every_template_and_asset() -> None:
     shipped = {p for g in globs for p in ui.glob(g)}
     assets = {p for p in ui.rglob("*") if p.is_file() and p.suffix in (".html", ".css", ".js")}
     assert assets and assets <= shipped
+
+
+def test_an_input_file_that_is_not_there_is_refused_before_a_crawl_starts(tmp_path: Path) -> None:
+    with client(tmp_path) as c:
+        token = csrf_of(c)
+        form = {"spider": "comments", "from_output": str(tmp_path / "nowhere"), "csrf_token": token}
+        plan = c.post("/plan", data=form)
+        assert 'id="plan-error"' in plan.text and "from_output" in plan.text
+        config = json.dumps({"from_output": str(tmp_path / "nowhere")})
+        start = c.post(
+            "/crawls/start", data={"spider": "comments", "config": config, "csrf_token": token}
+        )
+        assert start.status_code == 400 and "from_output" in start.text
+        assert not list((tmp_path / "ui").glob("*/job.json"))

@@ -176,7 +176,8 @@ def create_app(ui: UiConfig) -> Starlette:
             raw = json.loads(str(form.get("config") or "{}"))
         except ValueError:
             return PlainTextResponse("The config could not be read.", status_code=400)
-        checked = forms.check(spider, raw if isinstance(raw, dict) else {})
+        raw = raw if isinstance(raw, dict) else {}
+        checked = await run_in_threadpool(lambda: forms.check(spider, raw, read_inputs=True))
         if not checked.ok:
             return PlainTextResponse("; ".join(checked.errors.values()), status_code=400)
         job = ui.store.create(spider, checked.raw, sandbox=bool(form.get("sandbox")))
@@ -198,6 +199,7 @@ def create_app(ui: UiConfig) -> Starlette:
                 "status": view["status"],
                 **view["progress"].as_json(),
                 "eta": view["eta"],
+                "returncode": view["returncode"],
                 "elapsed": view["elapsed"],
             }
         )

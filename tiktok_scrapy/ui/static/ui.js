@@ -112,6 +112,9 @@ function setupCrawl(root) {
     let reason = data.reason || "";
     if (reason && data.meaning) reason += `: ${data.meaning}`;
     if (reason && data.exit_status !== null && data.exit_status !== undefined) reason += ` (exit status ${data.exit_status})`;
+    if (!reason && data.returncode !== null && data.returncode !== undefined) {
+      reason = `the crawl ended without a verdict (exit status ${data.returncode}): see the log`;
+    }
     text("p-reason", reason);
     text("p-lines", (data.lines || []).join("\n"));
     document.getElementById("stop").disabled = data.status !== "running";

@@ -135,7 +135,7 @@ def test_non_numeric_video_id_in_a_file(tmp_path: Path) -> None:
     path = tmp_path / "ids.txt"
     path.write_text("12\nabc\n")
     config = load_config("comments", json.dumps({"video_ids_file": str(path)}))
-    with pytest.raises(ConfigError, match="'abc' is not a numeric id"):
+    with pytest.raises(ConfigError, match=r"ids.txt:2: \"abc\" is not a numeric id"):
         config.inputs()
 
 

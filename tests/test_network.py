@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from crawling import run_crawl
 
@@ -23,8 +25,9 @@ def _clean(name: str) -> str:
     return name.replace("\x00", "")  # the validation pipeline strips NUL bytes
 
 
-def expected_network(dataset: Dataset, config: dict) -> tuple[set, set]:
-    """(edges, nodes) of a breadth-first snowball with the config's caps, from the truth."""
+def expected_network(dataset: Dataset, config: dict, levels_out: dict | None = None) -> tuple:
+    """(edges, nodes) of a breadth-first snowball with the config's caps, from the truth;
+    ``levels_out`` receives each node's level."""
     kinds = ["followers", "following"] if config["direction"] == "both" else [config["direction"]]
     levels, known, edges = [list(config["seeds"])], set(config["seeds"]), set()
     for level in range(config["depth"]):
@@ -42,6 +45,8 @@ def expected_network(dataset: Dataset, config: dict) -> tuple[set, set]:
                         found.append(other)
         levels.append(found[: config["max_users_per_level"]])
         known.update(levels[-1])
+    if levels_out is not None:
+        levels_out.update({_clean(n): i for i, level in enumerate(levels) for n in level})
     return {(_clean(s), _clean(t)) for s, t in edges}, {_clean(n) for n in known}
 
 
@@ -67,6 +72,12 @@ def test_depth_2_crawl_is_the_sandbox_graph_within_the_caps(make_sandbox, tmp_pa
     assert per_endpoint == {"users": 26, "following": 14}  # 2+12 lists, one page each
     assert result.stats["tiktok/network/level_2/users"] == 12
     assert (result.outdir / "report.html").exists()
+    levels = {u["username"]: u["level"] for u in result.of("users")}
+    assert {levels[s] for s in SEEDS if s in levels} == {0}
+    assert sorted(Counter(levels.values())) == [0, 1, 2]
+    expected_levels: dict[str, int] = {}
+    expected_network(sandbox.dataset, CONFIG, expected_levels)
+    assert levels == {name: expected_levels[name] for name in levels}
 
 
 def test_budget_stop_then_resume_completes_the_same_graph(make_sandbox, tmp_path):

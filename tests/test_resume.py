@@ -41,6 +41,16 @@ CONFIG = {
 SETTINGS = {"CONCURRENT_REQUESTS": CONCURRENCY, "CONCURRENT_REQUESTS_PER_DOMAIN": CONCURRENCY}
 
 
+def _chain_of(body: dict) -> str:
+    """The chain a video request belongs to: its window, and the part of a busy day an
+    adaptive cut gave it (``:video_length=X``, an EQ condition the spider appended)."""
+    chain = f"videos:{body['start_date']}-{body['end_date']}"
+    for condition in body["query"].get("and", []):
+        if condition.get("field_name") == "video_length" and condition.get("operation") == "EQ":
+            chain += f":video_length={condition['field_values'][0]}"
+    return chain
+
+
 def _waste_by_chain(sandbox, jobdir: Path) -> Counter[str]:
     """Per chain: requests the sandbox answered minus pages its checkpoint committed.
 
@@ -50,10 +60,7 @@ def _waste_by_chain(sandbox, jobdir: Path) -> Counter[str]:
     deadline = time.monotonic() + 30
     while sandbox.stats()["in_flight"] and time.monotonic() < deadline:
         time.sleep(0.01)
-    sent = Counter(
-        f"videos:{r['body']['start_date']}-{r['body']['end_date']}"
-        for r in sandbox.requests("videos")
-    )
+    sent = Counter(_chain_of(r["body"]) for r in sandbox.requests("videos"))
     committed: dict[str, int] = {}
     path = jobdir / "tiktok_checkpoints.sqlite"
     if path.exists():

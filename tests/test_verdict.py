@@ -232,3 +232,28 @@ def test_nothing_to_do_is_complete_and_keeps_the_totals(make_sandbox, tmp_path):
     assert again.stats["tiktok/verdict"] == "complete"
     assert again.stats["item_scraped_count"] == sum(truth(sandbox).values())
     assert "Resume with" not in again.log and "Retry what is missing" not in again.log
+    # The report too covers every run: the second run found nothing, it shows the first's.
+    carried = json.loads((again.outdir / "report_data.json").read_text())
+    assert sum(n for _, n in carried["items_by_type"]) == sum(truth(sandbox).values())
+    assert (
+        "Verdict" in (again.outdir / "report.html").read_text()
+        or "verdict" in (again.outdir / "report.html").read_text()
+    )
+
+
+def test_videos_outside_the_window_asked_for_are_an_error_not_data():
+    from scrapy.utils.test import get_crawler
+
+    from tiktok_scrapy.checkpoints import ChainState
+    from tiktok_scrapy.spiders.videos import VideosSpider
+
+    config = json.dumps({**CONFIG, "end_date": "2024-01-01"})
+    spider = VideosSpider.from_crawler(get_crawler(VideosSpider), config=config)
+    [chain] = spider.plan()
+    state = ChainState(chain.id)
+    inside = {"id": 2**60, "create_time": 1704067200 + 3600}  # 2024-01-01 01:00 UTC
+    outside = {"id": 2**60 - 1, "create_time": 1704067200 + 86400}  # 2024-01-02 00:00
+    kept, problem = spider.accept_records(chain, state, ChainState(chain.id), [inside])
+    assert kept == [inside] and problem is None
+    kept, problem = spider.accept_records(chain, state, ChainState(chain.id), [inside, outside])
+    assert kept == [] and "outside the window 2024-01-01..2024-01-01" in problem

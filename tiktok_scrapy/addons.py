@@ -3,7 +3,8 @@
 Scrapy builds the spider (and so loads and validates its config) before it applies
 add-ons, so this is the one place that can turn a config into settings:
 - ``TIKTOK_SANDBOX``: start the sandbox in a background thread on a free loopback port and
-  point ``TIKTOK_API_URL`` and the credentials at it;
+  point ``TIKTOK_API_URL``, the credentials and the quota ledger at it (a resumed crawl
+  re-issues its chains from the checkpoints, so a new port each run is fine);
 - ``TIKTOK_OUTPUT_DIR``: resolve ``{spider}``/``{job}`` to a concrete folder;
 - ``FEEDS``: with no feed given (``-o``/``-O``) and no MongoDB, one JSON Lines file per item
   type in the output folder (appended to on resume); a CSV feed given with ``-o`` keeps one
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,11 +26,14 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 
+from tiktok_scrapy.quota_ledger import (
+    DEFAULT_SANDBOX_COLLECTION,
+    DEFAULT_SANDBOX_LEDGER_PATH,
+    SANDBOX_CLIENT_KEY,
+)
 from tiktok_scrapy.storage.mongo import mongodb_uri
 
 logger = logging.getLogger(__name__)
-
-SANDBOX_CLIENT_KEY = "sandbox-client"
 
 
 class TikTokAddon:
@@ -78,17 +81,40 @@ class TikTokAddon:
         url = self.sandbox.start()
         logger.info("Sandbox started at %s (no credentials needed).", url)
         _replace(settings, "TIKTOK_API_URL", url)
-        _replace(settings, "TIKTOK_CLIENT_KEY", SANDBOX_CLIENT_KEY)
         _replace(settings, "TIKTOK_CLIENT_SECRET", options.client_secret)
-        if not settings.get("TIKTOK_QUOTA_LEDGER"):
-            # The sandbox has its own clock and quota: keep its spend out of the real ledger.
-            ledger = Path(tempfile.mkdtemp(prefix="tiktok-sandbox-")) / "quota.sqlite"
-            _replace(settings, "TIKTOK_QUOTA_LEDGER", str(ledger))
+        for name, value in sandbox_quota_settings(settings).items():
+            _replace(settings, name, value)
 
     def _stop_sandbox(self) -> None:
         if self.sandbox is not None:
             self.sandbox.stop()
             self.sandbox = None
+
+
+def sandbox_quota_settings(settings: BaseSettings) -> dict[str, str]:
+    """The client key and quota ledger the built-in sandbox books its requests to.
+
+    Its own ledger (``sandbox-quota.sqlite`` beside the real one, or its own MongoDB
+    collection) keeps sandbox spend out of the real API's; one client for every run, so
+    ``scrapy quota -s TIKTOK_SANDBOX=true`` shows today's sandbox spend like the real one.
+    """
+    ledger = settings.get("TIKTOK_QUOTA_LEDGER") or (
+        DEFAULT_SANDBOX_COLLECTION if mongodb_uri(settings) else DEFAULT_SANDBOX_LEDGER_PATH
+    )
+    return {"TIKTOK_CLIENT_KEY": SANDBOX_CLIENT_KEY, "TIKTOK_QUOTA_LEDGER": ledger}
+
+
+def with_sandbox_quota(settings: BaseSettings) -> BaseSettings:
+    """``settings``, or for a sandbox run (TIKTOK_SANDBOX) a copy naming its quota ledger.
+
+    For commands that read the ledger without starting a crawl (``quota``, ``plan``).
+    """
+    if not settings.getbool("TIKTOK_SANDBOX"):
+        return settings
+    copy = settings.copy()
+    for name, value in sandbox_quota_settings(settings).items():
+        copy.set(name, value, priority="cmdline")
+    return copy
 
 
 def _replace(settings: BaseSettings, name: str, value: Any) -> None:

@@ -16,6 +16,7 @@ import difflib
 import hashlib
 import importlib.resources
 import json
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -56,17 +57,49 @@ from tiktok_scrapy.api.query import (
     did_you_mean,
     validate_query,
 )
-from tiktok_scrapy.api.windows import Window, latest_settled_day, plan_windows
-from tiktok_scrapy.inputs import InputError, dedupe, has_comments, read_output, read_values
+from tiktok_scrapy.api.windows import Window, check_day, latest_settled_day, plan_windows
+from tiktok_scrapy.inputs import (
+    InputError,
+    dedupe,
+    has_comments,
+    is_id,
+    read_output,
+    read_values,
+)
 from tiktok_scrapy.inputs import to_ids as _to_ids
+from tiktok_scrapy.text import (
+    excerpt,
+    expand_user,
+    invisible_at,
+    invisible_message,
+    line_column,
+    one_line,
+)
 
 DOCS = "docs/configuration.md"
 EXAMPLES_PACKAGE = "tiktok_scrapy.examples"
 LIMIT_KEYS = frozenset({"max_items", "max_requests", "max_minutes"})
+# A config is a few keys and lists: anything far bigger is a mistake or an attack (a YAML
+# alias bomb expands 482 bytes into millions of values).
+MAX_CONFIG_BYTES = 1_000_000
+MAX_NODES = 20_000
+MAX_DEPTH = 32
+# Day counts and durations beyond these are typos (and would overflow date arithmetic).
+MAX_DAYS = 3650
+MAX_MINUTES = 60 * 24 * 366
+UTF_BOMS: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
 
 
 class ConfigError(Exception):
-    """One or two lines for a person: what is wrong, where (file, key), how to fix it."""
+    """One line for a person: what is wrong, where (file, key), how to fix it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(str(message)))
 
 
 # --- Value types ------------------------------------------------------------------------
@@ -75,16 +108,21 @@ class ConfigError(Exception):
 def _parse_date(value: Any) -> date:
     """YYYY-MM-DD, YYYYMMDD (string or int) or a YAML date, as a UTC calendar day."""
     if isinstance(value, datetime):
-        return value.date()
+        return check_day(value.date())
     if isinstance(value, date):
-        return value
-    text = str(value).strip() if isinstance(value, str | int) else ""
-    for fmt in ("%Y-%m-%d", "%Y%m%d"):
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            pass
-    raise ValueError(f"{value!r} is not a date — write YYYY-MM-DD, e.g. 2024-01-31")
+        return check_day(value)
+    text = str(value).strip() if isinstance(value, str) or type(value) is int else ""
+    if text.isascii() and re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}|\d{8}", text):
+        for fmt in ("%Y-%m-%d", "%Y%m%d"):
+            try:
+                return check_day(datetime.strptime(text, fmt).date())
+            except ValueError as exc:
+                if "is before" in str(exc) or "ahead" in str(exc):
+                    raise
+        raise ValueError(
+            f"{text} is not a day on the calendar — write YYYY-MM-DD with a real month and day"
+        )
+    raise ValueError(f'"{excerpt(value, 40)}" is not a date — write YYYY-MM-DD, e.g. 2024-01-31')
 
 
 def _as_list(value: Any) -> list:
@@ -105,8 +143,32 @@ def _as_strings(value: Any) -> list[str]:
     items = _as_list(value)
     for item in items:
         if isinstance(item, bool) or not isinstance(item, str | int):
-            raise ValueError(f"expected text, got {item!r}")
+            raise ValueError(f"expected text, got {excerpt(item)}")
     return [str(item).strip() for item in items if str(item).strip()]
+
+
+def _comma_message(key: str, i: int, value: str) -> str:
+    parts = [p.strip() for p in value.split(",") if p.strip()][:3]
+    return (
+        f'{key}[{i}]: "{excerpt(value, 40)}" holds a comma — YAML reads `{key}: a, b` as one '
+        f"text, not a list; write a list: {key}: [{', '.join(excerpt(p, 20) for p in parts)}]"
+    )
+
+
+def check_names(values: list[str], key: str, kind: str) -> list[str]:
+    """Hashtags or usernames as TikTok knows them: no commas, spaces, # or @ inside."""
+    for i, value in enumerate(values):
+        if "," in value:
+            raise ValueError(_comma_message(key, i, value))
+        bad = next((c for c in value if c.isspace() or c in "#@"), None)
+        if bad is not None:
+            what = "a space" if bad.isspace() else f"a {bad}"
+            raise ValueError(
+                f'{key}[{i}]: "{excerpt(value, 40)}" holds {what} — {kind} have none; '
+                f"give each one as its own list item"
+                + (" (in YAML, # after a space starts a comment)" if bad == "#" else "")
+            )
+    return [v for v in values if v]
 
 
 DateValue = Annotated[date, BeforeValidator(_parse_date)]
@@ -131,7 +193,7 @@ def _fields_for(spider: str, value: Any) -> tuple[str, ...]:
     for name in names:
         if name not in known:
             raise ValueError(
-                f'unknown field "{name}" for {spider}{did_you_mean(name, known)} '
+                f'unknown field "{excerpt(name, 40)}" for {spider}{did_you_mean(name, known)} '
                 f"— use some of: {', '.join(known)}"
             )
     return tuple(dedupe(names))
@@ -179,9 +241,9 @@ class CrawlConfig(BaseModel):
     default_spider: ClassVar[str] = ""
 
     name: str | None = None
-    max_items: int | None = Field(None, ge=1)
-    max_requests: int | None = Field(None, ge=1)
-    max_minutes: float | None = Field(None, gt=0)
+    max_items: int | None = Field(None, ge=1, le=10**12)
+    max_requests: int | None = Field(None, ge=1, le=10**12)
+    max_minutes: float | None = Field(None, gt=0, le=MAX_MINUTES, allow_inf_nan=False)
     warnings: list[str] = Field(default_factory=list, exclude=True)
 
     _spider: str = PrivateAttr(default="")
@@ -224,13 +286,13 @@ class CrawlConfig(BaseModel):
 
     def resolve(self, path: Path) -> Path:
         """A relative path from the current folder if it exists there, else the config's."""
-        path = path.expanduser()
+        path = expand_user(path)
         if path.is_absolute():
             return path
         candidates = [Path.cwd() / path]
         if self._base_dir is not None:
             candidates.append(self._base_dir / path)
-        return next((c for c in candidates if c.exists()), candidates[0])
+        return next((c for c in candidates if _exists(c)), candidates[0])
 
     def _read(self, key: str, reader: typing.Callable[[Path], list]) -> list:
         """Run a file reader for ``key``; its errors become ConfigErrors naming the key."""
@@ -240,17 +302,22 @@ class CrawlConfig(BaseModel):
             return reader(resolved)
         except InputError as exc:
             where = f"{self._where}: {key}"
-            if not resolved.exists():
+            if not _exists(resolved):
                 looked = " or ".join(str(c) for c in {Path.cwd(), self._base_dir} if c)
                 raise ConfigError(
-                    f"{where}: {path} not found (looked in {looked}) — check the "
-                    f"path; relative paths are read from the current folder "
+                    f"{where}: {excerpt(str(path), 120)} not found (looked in {looked}) — "
+                    f"check the path; relative paths are read from the current folder "
                     f"first, then the config's folder"
                 ) from None
             raise ConfigError(f"{where}: {exc}") from None
         except OSError as exc:
+            if not _exists(resolved):
+                raise ConfigError(
+                    f"{self._where}: {key}: {excerpt(str(path), 120)} not found "
+                    f"({exc.strerror}) — check the path"
+                ) from None
             raise ConfigError(
-                f"{self._where}: {key}: cannot read {resolved}: {exc.strerror}"
+                f"{self._where}: {key}: cannot read {excerpt(str(resolved), 120)}: {exc.strerror}"
             ) from None
 
 
@@ -284,8 +351,8 @@ class VideosConfig(CrawlConfig):
     # day (today - lag_days, UTC) each run, catches up missed days from its ledger and
     # re-crawls a day recrawl_after_days later (late-indexed videos, settled counts).
     mode: typing.Literal["range", "daily"] = "range"
-    lag_days: int = Field(2, ge=2)
-    recrawl_after_days: int | None = Field(None, ge=1)
+    lag_days: int = Field(2, ge=2, le=MAX_DAYS)
+    recrawl_after_days: int | None = Field(None, ge=1, le=MAX_DAYS)
     fields: tuple[str, ...] = Field("all", validate_default=True)
     max_count: MaxCount = 100
     # None (default): adaptive windows — the widest the API allows, cut while crawling where
@@ -316,6 +383,14 @@ class VideosConfig(CrawlConfig):
         # YAML 1.1 reads a bare NO (Norway) as false; no other boolean means anything here.
         return ["NO" if v is False else v for v in _as_list(value)]
 
+    @field_validator("regions", "exclude_regions", "video_length", "music_ids", "effect_ids")
+    @classmethod
+    def _no_commas(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        for i, v in enumerate(value):
+            if "," in v:
+                raise ValueError(_comma_message(info.field_name or "", i, v))
+        return value
+
     @field_validator("regions", "exclude_regions")
     @classmethod
     def _check_regions(cls, value: list[str], info: ValidationInfo) -> list[str]:
@@ -330,19 +405,22 @@ class VideosConfig(CrawlConfig):
     @classmethod
     def _check_ids(cls, value: list[str], info: ValidationInfo) -> list[str]:
         for i, v in enumerate(value):
-            if not v.isdigit():
-                raise ValueError(f'{info.field_name}[{i}]: "{v}" is not a numeric id')
+            if not is_id(v):
+                raise ValueError(
+                    f'{info.field_name}[{i}]: "{excerpt(v, 40)}" is not a numeric id — write '
+                    f"it with the digits 0-9 only"
+                )
         return value
 
     @field_validator("hashtags", "exclude_hashtags")
     @classmethod
-    def _strip_hash(cls, value: list[str]) -> list[str]:
-        return [v.lstrip("#") for v in value if v.lstrip("#")]
+    def _strip_hash(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return check_names([v.lstrip("#") for v in value], info.field_name, "hashtags")
 
     @field_validator("usernames", "exclude_usernames")
     @classmethod
-    def _strip_at(cls, value: list[str]) -> list[str]:
-        return [v.lstrip("@") for v in value if v.lstrip("@")]
+    def _strip_at(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return check_names([v.lstrip("@") for v in value], info.field_name, "usernames")
 
     _daily_windows: list[Window] | None = PrivateAttr(default=None)
 
@@ -370,7 +448,9 @@ class VideosConfig(CrawlConfig):
     def _expanded_query(self) -> dict[str, Any]:
         query = copy.deepcopy(self.query)
         if not isinstance(query, dict):
-            raise ValueError(f"query: expected an object with and/or/not lists, got {query!r}")
+            raise ValueError(
+                f"query: expected an object with and/or/not lists, got {excerpt(query)}"
+            )
         ands = [condition(f, getattr(self, k)) for k, f in SHORTHAND.items() if getattr(self, k)]
         nots = [
             condition(f, getattr(self, k)) for k, f in EXCLUDE_SHORTHAND.items() if getattr(self, k)
@@ -449,7 +529,7 @@ class UserInputsConfig(_InputsMixin, CrawlConfig):
     @field_validator("usernames")
     @classmethod
     def _strip_at(cls, value: list[str]) -> list[str]:
-        return [v.lstrip("@") for v in value if v.lstrip("@")]
+        return check_names([v.lstrip("@") for v in value], "usernames", "usernames")
 
     @model_validator(mode="after")
     def _check_inputs(self) -> UserInputsConfig:
@@ -460,7 +540,9 @@ class UserInputsConfig(_InputsMixin, CrawlConfig):
         """Usernames from the list, the file and the earlier output; each once, order kept."""
         names: list[str] = list(self.usernames)
         if self.usernames_file:
-            names += self._read("usernames_file", lambda p: read_values(p, self.column))
+            names += self._read(
+                "usernames_file", lambda p: read_values(p, self.column, kind="name")
+            )
         if self.from_output:
             column = None if self.column == "username" else self.column
             names += self._read("from_output", lambda p: read_output(p, "username", column))
@@ -509,7 +591,9 @@ class VideoInputsConfig(_InputsMixin, CrawlConfig):
         keep = has_comments if self.only_with_comments else None
         ids: list = list(self.video_ids)
         if self.video_ids_file:
-            ids += self._read("video_ids_file", lambda p: read_values(p, self.column, keep))
+            ids += self._read(
+                "video_ids_file", lambda p: read_values(p, self.column, keep, kind="id")
+            )
         if self.from_output:
             column = None if self.column == "id" else self.column
             ids += self._read("from_output", lambda p: read_output(p, "video_id", column, keep))
@@ -548,7 +632,7 @@ class PlaylistInputsConfig(_InputsMixin, CrawlConfig):
         """Playlist ids, each once, order kept."""
         ids: list = list(self.playlist_ids)
         if self.playlist_ids_file:
-            ids += self._read("playlist_ids_file", lambda p: read_values(p, self.column))
+            ids += self._read("playlist_ids_file", lambda p: read_values(p, self.column, kind="id"))
         if self.from_output:
             column = None if self.column == "playlist_id" else self.column
             ids += self._read("from_output", lambda p: read_output(p, "playlist_id", column))
@@ -589,7 +673,7 @@ class NetworkConfig(_InputsMixin, CrawlConfig):
     @field_validator("seeds")
     @classmethod
     def _strip_at(cls, value: list[str]) -> list[str]:
-        return [v.lstrip("@") for v in value if v.lstrip("@")]
+        return check_names([v.lstrip("@") for v in value], "seeds", "usernames")
 
     @model_validator(mode="after")
     def _check_inputs(self) -> NetworkConfig:
@@ -604,7 +688,7 @@ class NetworkConfig(_InputsMixin, CrawlConfig):
         """Seed usernames from the list, the file and the earlier output; each once."""
         names: list[str] = list(self.seeds)
         if self.seeds_file:
-            names += self._read("seeds_file", lambda p: read_values(p, self.column))
+            names += self._read("seeds_file", lambda p: read_values(p, self.column, kind="name"))
         if self.from_output:
             column = None if self.column == "username" else self.column
             names += self._read("from_output", lambda p: read_output(p, "username", column))
@@ -626,7 +710,7 @@ class RefreshConfig(CrawlConfig):
     from_output: Path | None = None  # videos/comments output or id list; default: MongoDB
     category: typing.Literal["video", "comment"] | None = None  # what an id list holds
     method: typing.Literal["compliance", "requery"] = "compliance"
-    older_than_days: int = Field(15, ge=0)
+    older_than_days: int = Field(15, ge=0, le=MAX_DAYS)
     purge: bool = False  # delete unavailable records from the outputs / MongoDB
     keep_originals: bool = False  # purge: keep each original file beside the cleaned one
     fields: tuple[str, ...] = Field("all", validate_default=True)
@@ -1005,6 +1089,7 @@ def load_config(
     raw, where, base_dir = read_source(str(source))
     declared = raw.pop("spider", None)
     if declared is not None and declared != spider:
+        declared = excerpt(declared, 40)
         raise ConfigError(
             f"{where}: this config is for the {declared} spider — run "
             f"`scrapy crawl {declared}`, or change `spider:` to {spider}"
@@ -1013,10 +1098,12 @@ def load_config(
     for key, value in (overrides or {}).items():
         if key.startswith("_") or key == "config":
             continue  # scrapyd's _job/_version and the config argument itself
+        argument = f"-a {excerpt(key, 40)}={excerpt(value)}"
         if key not in model.model_fields or key == "warnings":
-            raise ConfigError(_unknown_key(f"-a {key}={value}", key, model, spider))
+            raise ConfigError(_unknown_key(argument, key, model, spider))
         raw[key] = _coerce_override(model, key, value)
-        given_by[key] = f"-a {key}={value}"
+        _check_tree({key: raw[key]}, argument)
+        given_by[key] = argument
     context = {"spider": spider, "base_dir": base_dir, "where": where}
     try:
         return model.model_validate(raw, context=context)
@@ -1027,59 +1114,323 @@ def load_config(
 def read_source(source: str) -> tuple[dict[str, Any], str, Path | None]:
     """``(raw mapping, where for messages, folder for relative paths)`` of a config source."""
     text = source.strip()
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"inline config: {len(text):,} characters — a config is at most "
+            f"{MAX_CONFIG_BYTES:,}; put long lists in a file (usernames_file, video_ids_file)"
+        )
     if text.startswith("{") or "\n" in text:
         return _parse(text, "inline config", json_first=True), "inline config", None
-    path = Path(text).expanduser()
-    if path.is_file():
-        try:
-            content = path.read_text(encoding="utf-8-sig")
-        except OSError as exc:
-            raise ConfigError(f"{text}: cannot read the config: {exc.strerror}") from None
-        raw = _parse(content, text, json_first=path.suffix.lower() == ".json")
-        return raw, text, path.resolve().parent
+    path = expand_user(Path(text))
+    if _is_file(path):
+        content = _read_config_file(path, excerpt(text, 200))
+        raw = _parse(content, excerpt(text, 200), json_first=path.suffix.lower() == ".json")
+        return raw, excerpt(text, 200), path.resolve().parent
     example = _find_example(text)
     if example is not None:
         content, folder = example
         return _parse(content, f"example {text}"), f"example {text}", folder
     names = example_names()
     raise ConfigError(
-        f'config "{text}" not found: no such file and no shipped example of that '
+        f'config "{excerpt(text)}" not found: no such file and no shipped example of that '
         f"name{did_you_mean(Path(text).stem, names)} — examples: {', '.join(names)}"
     )
 
 
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # a name too long, a NUL byte
+        return False
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long, a NUL byte
+        return False
+
+
+def _read_config_file(path: Path, where: str) -> str:
+    """A config file's text: UTF-8 (a leading BOM is fine), at most MAX_CONFIG_BYTES."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                f"{where}: {size:,} bytes — a config is at most {MAX_CONFIG_BYTES:,}; put "
+                f"long lists in a file (usernames_file, video_ids_file)"
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read the config: {exc.strerror}") from None
+    return decode_text(data, where)
+
+
+def decode_text(data: bytes, where: str) -> str:
+    """UTF-8 text without its BOM, or ConfigError saying which encoding to save it in."""
+    for bom, name in UTF_BOMS:
+        if data.startswith(bom):
+            raise ConfigError(
+                f"{where}: the file is {name} text — save it as UTF-8 (in most editors: "
+                f'"Save as" > encoding UTF-8)'
+            )
+    if b"\x00" in data:
+        line = data.count(b"\n", 0, data.index(b"\x00")) + 1
+        raise ConfigError(
+            f"{where} line {line}: NUL bytes: the file is not UTF-8 text (it looks like "
+            f"UTF-16) — save it as UTF-8"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        utf16 = b"\x00" in data[:200]
+        hint = " (it looks like UTF-16)" if utf16 else ""
+        raise ConfigError(
+            f"{where} line {line}: byte 0x{data[exc.start]:02X} is not UTF-8{hint} — save "
+            f"the file as UTF-8"
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
 def _parse(text: str, where: str, json_first: bool = False) -> dict[str, Any]:
-    """A config text as a mapping; syntax errors name the line."""
+    """A config text as a mapping; syntax errors and invisible characters name the line."""
+    _check_invisible(text, where)
     data: Any
     if json_first:
         try:
-            data = json.loads(text)
+            data = _load_json(text, where)
         except json.JSONDecodeError as exc:
             try:
-                data = yaml.safe_load(text)
-            except yaml.YAMLError:
+                data = _load_yaml(text, where)
+            except ConfigError:
+                if not text.lstrip().startswith(("{", "[")):
+                    raise  # YAML that is not JSON: the YAML error says more
                 raise ConfigError(
                     f"{where}: JSON syntax error at line {exc.lineno} column {exc.colno}: {exc.msg}"
                 ) from None
     else:
-        try:
-            data = yaml.safe_load(text)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = f" line {mark.line + 1}" if mark else ""
-            raise ConfigError(
-                f"{where}{line}: YAML syntax error ({exc.problem or exc.context}) "
-                f"— check indentation, colons and quotes there"
-            ) from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{where}: YAML syntax error ({exc})") from None
+        data = _load_yaml(text, where)
     if data is None:
         raise ConfigError(f"{where}: the config is empty — see {DOCS} for the keys")
     if not isinstance(data, dict):
         raise ConfigError(
             f"{where}: expected `key: value` pairs at the top level, got a {type(data).__name__}"
         )
+    _check_tree(data, where)
     return data
+
+
+def _check_invisible(text: str, where: str) -> None:
+    """The first invisible character outside a ``#`` comment, named by line and column."""
+    index = invisible_at(text)
+    while index is not None:
+        prefix = text[text.rfind("\n", 0, index) + 1 : index]
+        in_comment = (
+            re.search(r"(^|\s)#", prefix) and prefix.count('"') % 2 == 0 and "'" not in prefix
+        )
+        if not in_comment:
+            line, column = line_column(text, index)
+            raise ConfigError(
+                f"{where} line {line} column {column}: {invisible_message(text, index)}"
+            )
+        index = invisible_at(text, index + 1)
+
+
+def _load_json(text: str, where: str) -> Any:
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in seen:
+                raise ConfigError(
+                    f"{where}: key `{excerpt(key, 40)}` appears twice in one object — keep "
+                    f"one (JSON would silently keep only the last)"
+                )
+            seen[key] = value
+        return seen
+
+    try:
+        return json.loads(text, object_pairs_hook=no_duplicates)
+    except RecursionError:
+        raise ConfigError(_too_deep(where)) from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise ConfigError(f"{where}: {excerpt(str(exc), 100)}") from None
+
+
+def _too_deep(where: str) -> str:
+    return (
+        f"{where}: nested more than {MAX_DEPTH} levels deep — a config is a few levels "
+        f"of keys and lists"
+    )
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader without its silent surprises (see ``_load_yaml``)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                key = key_node.value
+                line = key_node.start_mark.line + 1
+                if key in seen and key != "<<":
+                    raise ConfigError(
+                        f"{self.where} line {line}: key `{excerpt(key, 40)}` appears twice "
+                        f"(also on line {seen[key]}) — keep one (YAML would silently keep "
+                        f"only the last)"
+                    )
+                seen[key] = line
+                self._check_comment_trap(value_node, f"`{excerpt(key, 40)}`")
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> list:
+        for child in node.value:
+            self._check_comment_trap(child, "a list item")
+        return super().construct_sequence(node, deep=deep)
+
+    def _check_comment_trap(self, node: yaml.Node, what: str) -> None:
+        """A value left empty because an unquoted ``#`` started a comment."""
+        if not (
+            isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null") and node.value == ""
+        ):
+            return
+        # "#flood" right after the colon or dash; "  # a note" is a comment on purpose.
+        if re.search(r"(:|^\s*-)\s+#[^\s#]", _line_of(node.start_mark)):
+            raise ConfigError(
+                f"{self.where} line {node.start_mark.line + 1}: {what} is empty because YAML "
+                f"reads `#` as the start of a comment — quote the value "
+                f'(hashtags: ["#flood"]) or leave out the # (hashtags: [flood])'
+            )
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:  # more than 4,300 digits
+            raise ConfigError(
+                f"{self.where} line {node.start_mark.line + 1}: a number of "
+                f"{len(node.value):,} digits — far too long for any key"
+            ) from None
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError):
+            return node.value  # "2024-02-30": the key's validator names it
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.construct_yaml_timestamp)
+
+
+def _line_of(mark: Any) -> str:
+    buffer = getattr(mark, "buffer", None)
+    if not isinstance(buffer, str):
+        return ""
+    start = buffer.rfind("\n", 0, mark.pointer) + 1
+    end = buffer.find("\n", mark.pointer)
+    return buffer[start : end if end >= 0 else len(buffer)]
+
+
+def _load_yaml(text: str, where: str) -> Any:
+    """YAML without duplicate keys, alias bombs, or silently dropped ``#`` values."""
+    try:
+        loader = _StrictLoader(text)
+    except yaml.YAMLError as exc:  # a character YAML refuses (checked before parsing)
+        raise ConfigError(f"{where}: YAML cannot read it ({excerpt(str(exc), 100)})") from None
+    loader.where = where  # type: ignore[attr-defined]
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_node_size(node, where)
+        return loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        number = _comment_line(text, exc.context_mark, exc.problem_mark)
+        hint = " — check indentation, colons and quotes there"
+        if number is not None:
+            hint = (
+                " — in YAML an unquoted # starts a comment, so the rest of that line was "
+                'dropped: quote values that start with # (hashtags: ["#flood"]) or leave '
+                "out the #"
+            )
+        elif mark:
+            number = mark.line + 1
+        line = f" line {number}" if number else ""
+        problem = excerpt(str(exc.problem or exc.context), 100)
+        raise ConfigError(f"{where}{line}: YAML syntax error ({problem}){hint}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where}: YAML syntax error ({excerpt(str(exc), 100)})") from None
+    except RecursionError:
+        raise ConfigError(_too_deep(where)) from None
+    finally:
+        loader.dispose()
+
+
+def _comment_line(text: str, *marks: Any) -> int | None:
+    """The line (1-based) between the marks where a ``#`` cut a value short, if any."""
+    lines = [m.line for m in marks if m is not None]
+    if not lines:
+        return None
+    rows = text.splitlines()
+    for number in range(min(lines), min(max(lines), len(rows) - 1) + 1):
+        if re.search(r"[\[{,]\s*#|:\s+#[^\s#]", rows[number]):  # [#flood], key: #flood
+            return number + 1
+    return None
+
+
+def _check_node_size(root: yaml.Node, where: str) -> None:
+    """Refuse documents that expand to too many values (aliases count each time used)."""
+    count = 0
+    stack: list[tuple[yaml.Node, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise ConfigError(
+                f"{where}: the config expands to more than {MAX_NODES:,} values (YAML "
+                f"anchors & and aliases * count each time they are used) — write it out plainly"
+            )
+        if depth > MAX_DEPTH:
+            raise ConfigError(_too_deep(where))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack.append((key, depth + 1))
+                stack.append((value, depth + 1))
+
+
+def _check_tree(data: Any, where: str) -> None:
+    """Bounded size and depth, and no invisible characters (JSON escapes such as \\u200b)."""
+    count = 0
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise ConfigError(f"{where}: the config has more than {MAX_NODES:,} values")
+        if depth > MAX_DEPTH:
+            raise ConfigError(_too_deep(where))
+        if isinstance(value, dict):
+            for key, child in value.items():
+                if isinstance(key, str):
+                    _check_string(key, f"{path}.{key}" if path else key, where, is_key=True)
+                name = excerpt(str(key), 40)
+                stack.append((child, f"{path}.{name}" if path else name, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((child, f"{path}[{i}]", depth + 1) for i, child in enumerate(value))
+        elif isinstance(value, str):
+            _check_string(value, path, where)
+
+
+def _check_string(value: str, path: str, where: str, is_key: bool = False) -> None:
+    index = invisible_at(value)
+    if index is not None:
+        what = "key" if is_key else f"`{excerpt(path, 60)}`"
+        raise ConfigError(f"{where}: {what}: {invisible_message(value, index)}")
 
 
 def _example_dirs() -> list[Any]:
@@ -1140,10 +1491,13 @@ def _coerce_override(model: type[CrawlConfig], key: str, value: str) -> Any:
     if text.lower() in ("none", "null") and not _is_listy(annotation):
         return None
     if text.startswith(("[", "{")):
+        where = f"-a {excerpt(key, 40)}={excerpt(value)}"
         try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise ConfigError(f"-a {key}={value}: cannot parse the value as JSON") from None
+            return _load_yaml(text, where)
+        except ConfigError as exc:
+            if "YAML syntax error" not in str(exc):
+                raise  # too big, too deep, a duplicate key ...
+            raise ConfigError(f"{where}: cannot parse the value as JSON") from None
     if _is_listy(annotation):
         if key == "fields" and text == "all":
             return "all"
@@ -1172,17 +1526,18 @@ def _unknown_key(where: str, key: str, model: type[CrawlConfig], spider: str) ->
         close = difflib.get_close_matches(key, [*model.model_fields, *HINTS], n=1, cutoff=0.8)
         hint = close[0] if close and close[0] in HINTS else None
     if hint:
-        return f"{where}: unknown key `{key}` for {spider} — {HINTS[hint]}"
+        return f"{where}: unknown key `{excerpt(key, 40)}` for {spider} — {HINTS[hint]}"
     owners = [s for s, m in SPIDER_CONFIGS.items() if m is not model and key in m.model_fields]
     if owners:
         return (
-            f"{where}: `{key}` is not a {spider} key — it is for the {', '.join(owners)} "
+            f"{where}: `{excerpt(key, 40)}` is not a {spider} key — it is for the "
+            f"{', '.join(owners)} "
             f"spider{'s' if len(owners) > 1 else ''}; remove it or run one of those"
         )
     known = [k for k in model.model_fields if k != "warnings"]
     suggestion = did_you_mean(key, known)
     fix = f"remove it or fix the spelling{suggestion}" if suggestion else f"see {DOCS}"
-    return f"{where}: unknown key `{key}` for {spider} — {fix}"
+    return f"{where}: unknown key `{excerpt(key, 40)}` for {spider} — {fix}"
 
 
 FIXES: dict[str, str] = {
@@ -1210,14 +1565,17 @@ def _explain(
     where: str,
     given_by: Mapping[str, str],
 ) -> str:
-    """Pydantic's errors as at most two lines for a person."""
+    """Pydantic's errors as one line for a person: the first two, and how many more."""
     # Unknown keys first: a misspelt key is usually why a required one looks missing.
     errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
     lines = [_explain_one(e, model, spider, where, given_by) for e in errors]
     lines = dedupe(lines)
+    message = lines[0]
+    if len(lines) > 1:
+        message += "; also " + lines[1].removeprefix(f"{where}: ")
     if len(lines) > 2:
-        lines = [lines[0], f"{lines[1]} (and {len(lines) - 2} more problems)"]
-    return "\n".join(lines)
+        message += f" (and {len(lines) - 2} more problems)"
+    return message
 
 
 def _explain_one(
@@ -1228,12 +1586,12 @@ def _explain_one(
     given_by: Mapping[str, str],
 ) -> str:
     loc = error.get("loc") or ()
-    key = str(loc[0]) if loc else ""
-    path = key + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc[1:])
+    key = excerpt(str(loc[0]), 40) if loc else ""
+    path = key + "".join(f"[{p}]" if isinstance(p, int) else f".{excerpt(p, 40)}" for p in loc[1:])
     where = given_by.get(key, where)
     kind = error["type"]
     value = error.get("input")
-    msg = str(error.get("msg", "")).removeprefix("Value error, ")
+    msg = excerpt(str(error.get("msg", "")).removeprefix("Value error, "), 400)
     if kind == "extra_forbidden":
         return _unknown_key(where, key, model, spider)
     if kind == "missing":
@@ -1247,12 +1605,12 @@ def _explain_one(
         }[kind]
         limit = next(iter((error.get("ctx") or {}).values()), "")
         fix = FIXES.get(key, f"use a value {bound} {limit}")
-        return f"{where}: `{path}` is {value}, must be {bound} {limit} — {fix}"
+        return f"{where}: `{path}` is {excerpt(value)}, must be {bound} {limit} — {fix}"
     if kind == "value_error" or kind.startswith("query"):
         if not key:
             return f"{where}: {msg}"
         return f"{where}: {msg}" if msg.startswith(key) else f"{where}: `{path}`: {msg}"
     expected = next((w for t, w in TYPE_WORDS.items() if kind.startswith(t)), None)
     if expected:
-        return f"{where}: `{path}` should be {expected}, got {value!r}"
+        return f"{where}: `{path}` should be {expected}, got {excerpt(value)}"
     return f"{where}: `{path}`: {msg}"

@@ -47,7 +47,21 @@ def main(argv: list[str] | None = None) -> int:
         f"Summary: {len(videos)} videos from {len(pages)} API pages; "
         f"top regions {[r for r, _ in regions]}; top hashtags {[h for h, _ in hashtags]}."
     )
+    print(next_steps())
     return 0
+
+
+def next_steps() -> str:
+    """What to type next (README.md, "From the demo to your own crawl")."""
+    return (
+        "\nNext, your own query (README.md, 'From the demo to your own crawl'):\n"
+        "  source .venv/bin/activate      # the `scrapy` command (or type .venv/bin/scrapy)\n"
+        "  cp examples/quickstart.yaml my_query.yaml   # edit hashtags, dates, name\n"
+        "  scrapy plan videos -a config=my_query.yaml -s TIKTOK_SANDBOX=true\n"
+        "  scrapy crawl videos -a config=my_query.yaml -s TIKTOK_SANDBOX=true "
+        "-s JOBDIR=crawls/my_query\n"
+        "  scrapy export --input data/videos/my_query -o tables/"
+    )
 
 
 def _read(path: Path) -> list[dict]:

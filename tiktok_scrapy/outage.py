@@ -39,8 +39,10 @@ class OutageBreaker:
         self.pause = pause
         self.pause_max = max(pause, pause_max)
         self.clock = clock
-        self.recent: deque[bool] = deque(maxlen=self.window)  # True: failed
+        # (failed, what failed: ("window", first day, last day) or ("chain", id))
+        self.recent: deque[tuple[bool, tuple]] = deque(maxlen=self.window)
         self.open_until: float | None = None
+        self.open_since: float | None = None  # when this outage began (None: closed)
         self.level = 0  # openings in a row without a healthy window between them
         self.probe_sent_at: float | None = None
         self.openings = 0
@@ -64,8 +66,12 @@ class OutageBreaker:
             return Decision.PROBE, now
         return Decision.HOLD, max(self.open_until, now + min(self.pause, 1.0))
 
-    def record(self, failed: bool, probe: bool = False) -> str | None:
-        """Note a data request's outcome; "opened"/"reopened"/"closed" when the state moves."""
+    def record(self, failed: bool, probe: bool = False, key: tuple = ()) -> str | None:
+        """Note a data request's outcome; "opened"/"reopened"/"closed" when the state moves.
+
+        ``key`` says what the request asked for: ``("window", "YYYYMMDD", "YYYYMMDD")`` for a
+        video window, else ``("chain", chain_id)``.
+        """
         now = self.clock()
         if probe:
             self.probe_sent_at = None
@@ -74,17 +80,20 @@ class OutageBreaker:
                 self.open_until = now + self.current_pause()
                 return "reopened"
             self.open_until = None
+            self.open_since = None
             self.recent.clear()
             return "closed"
         if self.open_until is not None:
             return None  # answers to requests sent before it opened
-        self.recent.append(failed)
+        self.recent.append((failed, key))
         if len(self.recent) < self.window:
             return None
-        failures = sum(self.recent)
-        if failures >= self.ratio * self.window:
+        failed_keys = [k for f, k in self.recent if f]
+        failures = len(failed_keys)
+        if failures >= self.ratio * self.window and not _one_cause(failed_keys):
             self.level += 1
             self.openings += 1
+            self.open_since = now
             self.open_until = now + self.current_pause()
             self.recent.clear()
             return "opened"
@@ -92,6 +101,19 @@ class OutageBreaker:
             self.level = 0  # a healthy window: the next outage starts with a short pause
         return None
 
+    def open_for(self) -> float:
+        """Seconds this outage has lasted (0 when closed)."""
+        return 0.0 if self.open_since is None else self.clock() - self.open_since
+
     def probe_lost(self) -> None:
         """The probe was never answered (dropped, refused): the next request probes."""
         self.probe_sent_at = None
+
+
+def _one_cause(keys: list[tuple]) -> bool:
+    """Whether one chain, or one day that every failing window contains, explains them."""
+    if not keys:
+        return True
+    if all(k and k[0] == "window" for k in keys):
+        return max(k[1] for k in keys) <= min(k[2] for k in keys)  # a day they all hold
+    return len(set(keys)) == 1

@@ -114,8 +114,12 @@ def format_plan(
     families: dict[str, FamilyEstimate],
     remaining: dict[str, int | None],
     max_requests: int | None,
+    notes: list[str] | None = None,
 ) -> str:
-    """The text ``scrapy plan`` prints; its last line is ``total: min N, bound M|none``."""
+    """The text ``scrapy plan`` prints; its last line is ``total: min N, bound M|none``.
+
+    ``notes`` (daily mode's days, chains a JOBDIR already finished) follow the chain count.
+    """
     lines = [
         f"Plan for `scrapy crawl {spider}` (nothing is sent):",
         f"  chains: {len(chain_ids)}"
@@ -125,6 +129,7 @@ def format_plan(
             else ""
         ),
     ]
+    lines += [f"  {note}" for note in notes or ()]
     if windows:
         lines.append(f"  windows: {len(windows)}, {windows[0]} ... {windows[-1]}")
     for family, entry in sorted(families.items()):
@@ -143,7 +148,32 @@ def format_plan(
     elif total is not None:
         lines.append("  bounds exclude retries: each 500 costs one more request")
     minimum = sum(f.minimum for f in families.values())
+    if warning := budget_warning(minimum, total_bound(families, None), max_requests):
+        lines.append(f"  {warning}")
     if max_requests:
         minimum = min(minimum, max_requests)
     lines.append(f"total: min {minimum}, bound {total if total is not None else 'none'}")
     return "\n".join(lines)
+
+
+def budget_warning(minimum: int, bound: int | None, max_requests: int | None) -> str | None:
+    """What ``max_requests`` cannot cover, or None."""
+    if not max_requests:
+        return None
+    if max_requests < minimum:
+        return (
+            f"warning: max_requests {max_requests} is below the minimum of {minimum} requests: "
+            "the crawl will stop before every chain has its first page (raise it, or resume "
+            "with the same JOBDIR and a higher max_requests)"
+        )
+    if bound is None:
+        return (
+            f"note: max_requests {max_requests} may end the crawl before the data does "
+            "(no upper bound is known); the verdict will say so, and a JOBDIR resumes it"
+        )
+    if max_requests < bound:
+        return (
+            f"warning: max_requests {max_requests} is below the bound of {bound}: the crawl "
+            "may stop before it is complete"
+        )
+    return None

@@ -25,6 +25,12 @@ from typing import Any, Protocol
 DEFAULT_LEDGER_PATH = "~/.local/share/tiktok-scrapy/quota.sqlite"
 DEFAULT_COLLECTION = "quota_ledger"
 DEFAULT_API_URL = "https://open.tiktokapis.com"
+# The built-in sandbox (TIKTOK_SANDBOX): one client whatever port a run's sandbox got, in
+# a ledger of its own so that its spend never mixes with the real API's.
+SANDBOX_CLIENT_KEY = "sandbox-client"
+SANDBOX_LABEL = "built-in sandbox"
+DEFAULT_SANDBOX_LEDGER_PATH = "~/.local/share/tiktok-scrapy/sandbox-quota.sqlite"
+DEFAULT_SANDBOX_COLLECTION = "sandbox_quota_ledger"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +45,16 @@ class Client:
         """The ledger's client for a key at an API: TikTok's own (the default URL), or
         another server such as a local sandbox, whose quota is its own."""
         url = (api_url or DEFAULT_API_URL).rstrip("/")
+        if client_key == SANDBOX_CLIENT_KEY:
+            url = SANDBOX_LABEL
         source = client_key if url == DEFAULT_API_URL else f"{client_key} @ {url}"
         digest = hashlib.sha256(source.encode()).hexdigest()[:16]
         hint = client_key[-4:] if url == DEFAULT_API_URL else f"{client_key[-4:]}@{url}"
-        return cls(digest, hint)
+        return cls(digest, SANDBOX_LABEL if url == SANDBOX_LABEL else hint)
 
     def __str__(self) -> str:
+        if self.hint == SANDBOX_LABEL:
+            return f"{self.hint} ({self.fingerprint})"
         return f"…{self.hint} ({self.fingerprint})"
 
 

@@ -121,6 +121,7 @@ class UserSchema(_Ours, total=False):
     following_count: Count
     likes_count: Count
     video_count: Count
+    level: int  # network crawls: the account's distance from the seeds (0 = a seed)
 
 
 class CommentSchema(_Ours, total=False):

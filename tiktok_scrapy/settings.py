@@ -3,7 +3,9 @@
 Override any of them with ``-s NAME=value`` or in a scrapyd job. Settings named
 ``TIKTOK_*`` are ours; ``MONGODB_*`` configure storage; ``CASSETTE_*`` record/replay HTTP.
 Secrets (client key/secret, MongoDB URI with a password) may also come from the
-environment variables of the same name; they are never logged.
+environment variables of the same name; they are never logged. Every setting of ours is
+declared with its type and range in ``settings_spec.py`` (docs/settings.md is generated
+from it) and checked before a crawl starts: add a new one there too.
 """
 
 from __future__ import annotations
@@ -77,6 +79,9 @@ TIKTOK_OUTAGE_FAILURE_RATIO = 0.5
 TIKTOK_OUTAGE_PAUSE = 30.0
 TIKTOK_OUTAGE_PAUSE_MAX = 1800.0
 TIKTOK_OUTAGE_ON_DETECTED = "wait"
+# With "wait": give up (close with reason api_outage, resumable) once an outage has lasted
+# this many seconds (0: wait for ever).
+TIKTOK_OUTAGE_MAX_WAIT = 21600.0
 
 # --- Output --------------------------------------------------------------------------
 # Output folder for the default JSONL feeds, page records and report. {spider} and {job}
@@ -84,8 +89,10 @@ TIKTOK_OUTAGE_ON_DETECTED = "wait"
 TIKTOK_OUTPUT_DIR = "data/{spider}/{job}"
 # Write one page record per API response (pages.jsonl, or MongoDB "pages").
 TIKTOK_PAGE_RECORDS = True
-# Seconds between progress log lines.
+# Progress: a live bar on a terminal, else a log line 2 s after the start and then every
+# TIKTOK_PROGRESS_INTERVAL seconds (0: only the closing summary). DISPLAY: auto | bar | log.
 TIKTOK_PROGRESS_INTERVAL = 30.0
+TIKTOK_PROGRESS_DISPLAY = "auto"
 # Write report.html (items per day, requests and quota over time, errors, top hashtags
 # and regions) in TIKTOK_OUTPUT_DIR at the end of each crawl.
 TIKTOK_REPORT_ENABLED = True

@@ -61,6 +61,7 @@ REASONS: dict[str, CloseReason] = {
     "auth_failed": CloseReason(EXIT_AUTH, "the API rejected a fresh access token"),
     "scope_not_authorized": CloseReason(EXIT_AUTH, "the client lacks this API's scope"),
     "api_error": CloseReason(EXIT_API_ERROR, "the API refused a request as malformed"),
+    "start_error": CloseReason(EXIT_ERROR, "the crawl could not start (a bug: see the log)"),
     "config_error": CloseReason(EXIT_USAGE, "the config or an input file is wrong"),
     "config_mismatch": CloseReason(EXIT_USAGE, "the JOBDIR belongs to another config"),
     "jobdir_locked": CloseReason(EXIT_USAGE, "another crawl is using this JOBDIR"),

@@ -21,11 +21,13 @@ from tiktok_scrapy.api.endpoints import (
     VIDEO_LENGTHS,
 )
 from tiktok_scrapy.api.regions import REGION_CODES, REGION_HINTS
+from tiktok_scrapy.text import excerpt, is_ascii_digits
 
 QUERY_KEYS: tuple[str, ...] = ("and", "or", "not")
 CONDITION_KEYS: tuple[str, ...] = ("field_name", "operation", "field_values")
 ID_FIELDS: frozenset[str] = frozenset({"video_id", "music_id", "effect_id"})
 COUNT_FIELDS: frozenset[str] = frozenset({"view_count", "comment_count"})
+MAX_ID_DIGITS = 20  # ids are 64-bit: at most 20 digits
 
 
 class QueryError(ValueError):
@@ -139,10 +141,12 @@ def normalise_value(field: str, value: Any, path: str) -> str:
         return check_region(text, path)
     if field == "video_length":
         return check_video_length(text, path)
-    if field in ID_FIELDS and not text.isdigit():
-        raise QueryError(f'{path}: {field} "{text}" is not a numeric id')
-    if field in COUNT_FIELDS and not text.isdigit():
-        raise QueryError(f'{path}: {field} "{text}" is not a whole number')
+    # ASCII digits only: "²".isdigit() is true and int("²") raises; full-width digits
+    # would silently become another number.
+    if field in ID_FIELDS and not (is_ascii_digits(text) and len(text) <= MAX_ID_DIGITS):
+        raise QueryError(f'{path}: {field} "{excerpt(text, 40)}" is not a numeric id')
+    if field in COUNT_FIELDS and not (is_ascii_digits(text) and len(text) <= MAX_ID_DIGITS):
+        raise QueryError(f'{path}: {field} "{excerpt(text, 40)}" is not a whole number')
     if field == "hashtag_name":
         return text.lstrip("#")
     return text

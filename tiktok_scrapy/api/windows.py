@@ -16,6 +16,11 @@ from typing import Any
 from tiktok_scrapy.api.endpoints import DATA_LAG_HOURS, MAX_WINDOW_DAYS
 
 ONE_DAY = timedelta(days=1)
+# The days a query may name. The Research API's archive starts around 2016 (TikTok launched
+# internationally in 2017; musical.ly data merged in 2018); a date more than a year ahead is
+# a typo (2204 for 2024, 9999 as "open end") and would only spend quota on empty windows.
+FIRST_DAY = date(2016, 1, 1)
+DAYS_AHEAD = 366
 
 
 def utc_today() -> date:
@@ -26,6 +31,27 @@ def utc_today() -> date:
 def latest_settled_day(today: date | None = None) -> date:
     """The last day whose videos should be queryable, given TikTok's ~48 h lag."""
     return (today or utc_today()) - timedelta(hours=DATA_LAG_HOURS) // ONE_DAY * ONE_DAY
+
+
+def last_day(today: date | None = None) -> date:
+    """The latest day a query may name: a year from today (UTC)."""
+    return (today or utc_today()) + timedelta(days=DAYS_AHEAD)
+
+
+def check_day(day: date, today: date | None = None) -> date:
+    """``day`` if it is within FIRST_DAY..last_day(), else ValueError saying the range."""
+    latest = last_day(today)
+    if day < FIRST_DAY:
+        raise ValueError(
+            f"{day} is before {FIRST_DAY}: the Research API has no videos that old — use a "
+            f"date from {FIRST_DAY} on"
+        )
+    if day > latest:
+        raise ValueError(
+            f"{day} is more than a year ahead (after {latest}): there are no videos yet — "
+            f"use a date up to today"
+        )
+    return day
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +114,10 @@ def plan_windows(start: date, end: date, window_days: int) -> list[Window]:
     step = timedelta(days=window_days)
     cursor = start
     while cursor <= end:
-        window_end = min(cursor + step - ONE_DAY, end)
+        # end - cursor, not cursor + step: no overflow on the last day datetime knows.
+        window_end = end if (end - cursor).days < window_days else cursor + step - ONE_DAY
         windows.append(Window(cursor, window_end))
+        if window_end == end:
+            break
         cursor = window_end + ONE_DAY
     return windows

@@ -1,14 +1,18 @@
-"""``scrapy crawl``, with config mistakes in one line, ``-a dry_run=true``, and an exit
+"""``scrapy crawl``, with every bad input in one line, ``-a dry_run=true``, and an exit
 status that tells a complete crawl from an incomplete one.
 
-Scrapy builds the spider inside the crawl; a bad config would surface as a traceback in
-"Unhandled error in Deferred". This command loads and validates the config first (the
-same ``load_config`` the spider calls), checks the JOBDIR (not in use by another crawl,
-not overwritten by ``-O``), prints ``error: <what, where, how to fix>`` and exits with
-status 2. ``-a dry_run=true`` prints what ``scrapy plan`` prints (chains, windows, request
-bounds against today's quota) and sends nothing. After the crawl, the exit status is the
-crawl's verdict (``tiktok_scrapy.verdict``: 0 complete, 3 incomplete and resumable, 4
-quota spent, 5 credentials, 6 API refused a request, 2 bad input).
+Scrapy builds the spider inside the crawl; a bad config or setting would surface as a
+traceback in "Unhandled error in Deferred" (or, read per page, as a crawl that "finishes"
+with nothing). This command first runs :func:`tiktok_scrapy.preflight.preflight` — the
+spider's name, every setting, the ``-a`` values, the config and its input files — and
+checks the JOBDIR (not in use by another crawl, not damaged, not overwritten by ``-O``)
+while the options are processed, before Scrapy starts logging; on a mistake it prints
+``error: <what, where, how to fix>`` as the only line on stderr (and in the job's log file
+under scrapyd) and exits with status 2. ``-a dry_run=true`` prints what ``scrapy plan``
+prints and sends nothing. ``scrapy crawl SPIDER -h`` adds the spider's config keys to
+Scrapy's help. After the crawl, the exit status is the crawl's verdict
+(``tiktok_scrapy.verdict``: 0 complete, 3 incomplete and resumable, 4 quota spent, 5
+credentials or approval, 6 API refused a request, 1 a bug).
 """
 
 from __future__ import annotations
@@ -16,102 +20,160 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any, NoReturn
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.crawler import Crawler
-from scrapy.exceptions import CloseSpider
+from scrapy.exceptions import CloseSpider, UsageError
+from scrapy.settings import BaseSettings
+from scrapy.spiderloader import get_spider_loader
 
 from tiktok_scrapy.checkpoints import CheckpointError, CheckpointStore
 from tiktok_scrapy.commands.plan import plan_text
-from tiktok_scrapy.config import ConfigError, load_config
+from tiktok_scrapy.config import ConfigError
+from tiktok_scrapy.config_help import config_help
 from tiktok_scrapy.jobdir_lock import JobdirLocked, check_free
-from tiktok_scrapy.settings_check import SettingsError, check_settings
-from tiktok_scrapy.verdict import EXIT_USAGE, exit_status
+from tiktok_scrapy.preflight import BAD_INPUT, check_spider, flag, one_line, preflight
+from tiktok_scrapy.verdict import EXIT_ERROR, EXIT_USAGE, exit_status
 
-TRUE = {"1", "true", "yes", "on"}
+# Options of `scrapy crawl` that take a value (so the value is not the spider's name).
+VALUE_OPTIONS = {"-a", "-s", "-o", "-O", "-t", "--logfile", "-L", "--loglevel", "--output"}
+
+
+def spider_in_argv(argv: list[str]) -> str | None:
+    """The spider named on a command line such as ``scrapy crawl -s X=1 videos -h``.
+
+    Scrapy takes the command's name out of ``sys.argv`` before parsing; either form works.
+    """
+    rest = argv[1:]
+    if rest and rest[0] == "crawl":
+        rest = rest[1:]
+    for i, arg in enumerate(rest):
+        if arg.startswith("-"):
+            continue
+        if i and rest[i - 1] in VALUE_OPTIONS:
+            continue
+        return arg
+    return None
+
+
+class SpiderHelp(argparse.Action):
+    """``-h``: Scrapy's help, then the config keys of the spider named on the line."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show this help and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        parser.print_help()
+        spider = spider_in_argv(sys.argv)
+        text = config_help(spider) if spider else ""
+        print(
+            f"\n{text}"
+            if text
+            else "\nName a spider (scrapy crawl videos -h) to list its config keys; "
+            "scrapy list shows the spiders."
+        )
+        parser.exit()
 
 
 class Command(ScrapyCrawlCommand):
-    def run(self, args: list[str], opts: argparse.Namespace) -> None:
-        if len(args) == 1 and self.crawler_process is not None and self._is_ours(args[0]):
-            spargs = dict(opts.spargs)
-            dry_run = str(spargs.pop("dry_run", "")).strip().lower() in TRUE
-            opts.spargs = spargs
-            overrides = {
-                k: v
-                for k, v in spargs.items()
-                if not k.startswith("_") and k not in ("config", "force")
-            }
-            try:
-                check_settings(self.settings)
-                if dry_run:
-                    print(plan_text(args[0], spargs, self.settings))
-                    return
-                config = load_config(args[0], spargs.get("config"), overrides)
-                if hasattr(config, "inputs"):  # input files are read now, not mid-crawl
-                    config.inputs()
-                self._check_jobdir(opts)
-            except (ConfigError, SettingsError, CloseSpider, JobdirLocked) as error:
-                self._refuse(f"{getattr(error, 'reason', None) or error}")
-                return
-            crawler = self._create_crawler(args[0])
-            self.crawler_process.crawl(crawler, **opts.spargs)
-            self.crawler_process.start()
-            if self.crawler_process.bootstrap_failed:
-                self.exitcode = 1
-                return
-            self.exitcode = self._exit_status(crawler)
-            return
-        super().run(args, opts)
+    dry_run = False
+    ours = False
 
-    def _check_jobdir(self, opts: argparse.Namespace) -> None:
-        """A JOBDIR in use, damaged, or about to lose its feed to ``-O``: one line now."""
-        jobdir = self.settings.get("JOBDIR")
-        if not jobdir:
-            return
-        check_free(jobdir)
-        store_file = Path(jobdir) / CheckpointStore.FILENAME
-        if not store_file.exists():
-            return
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument("-h", "--help", action=SpiderHelp)
+
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         try:
-            store = CheckpointStore(jobdir)
-        except CheckpointError as error:
-            raise ConfigError(f"JOBDIR {jobdir}: {error}") from None
+            super().process_options(args, opts)
+        except UsageError as error:
+            fail(str(error), self.settings)
+        if len(args) != 1:
+            return  # Scrapy's own usage message
+        assert self.settings is not None
         try:
-            started = bool(store.load())
-        except CheckpointError as error:
-            raise ConfigError(f"JOBDIR {jobdir}: {error}") from None
-        finally:
-            store.close()
-        if started and getattr(opts, "overwrite_output", None):
-            raise ConfigError(
-                f"-O would overwrite the output of the crawl being resumed from JOBDIR "
-                f"{jobdir} (what earlier runs collected would be lost): use -o to append"
+            loader = get_spider_loader(self.settings)
+            check_spider(args[0], loader.list())
+            if not hasattr(loader.load(args[0]), "endpoint_name"):
+                return  # not one of ours: Scrapy's crawl as it is
+            self.ours = True
+            spargs = dict(opts.spargs)
+            self.dry_run = flag(spargs, "dry_run")
+            spargs.pop("dry_run", None)
+            opts.spargs = spargs
+            preflight(args[0], spargs, self.settings)
+            if not self.dry_run:
+                check_jobdir(self.settings, bool(getattr(opts, "overwrite_output", None)))
+        except (*BAD_INPUT, CloseSpider, JobdirLocked) as error:
+            fail(one_line(error), self.settings)
+        except Exception as error:  # a bug in a check: still one line, never a traceback
+            fail(
+                f"could not check this crawl ({type(error).__name__}: "
+                f"{one_line(error)[:200]}) — please report it with the command you ran",
+                self.settings,
             )
 
-    def _refuse(self, message: str) -> None:
-        """One line on stderr (and in the job's log file, where scrapyd users look)."""
-        line = f"error: {message}"
-        print(line, file=sys.stderr)
-        log_file = self.settings.get("LOG_FILE")
-        if log_file:
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if self.dry_run:
             try:
-                with Path(log_file).open("a", encoding="utf-8") as log:
-                    log.write(line + "\n")
-            except OSError:
-                pass
-        self.exitcode = EXIT_USAGE
+                print(plan_text(args[0], opts.spargs, self.settings))
+            except (*BAD_INPUT, CloseSpider) as error:
+                print(f"error: {one_line(error)}", file=sys.stderr)
+                self.exitcode = EXIT_USAGE
+            return
+        if not self.ours or self.crawler_process is None:
+            super().run(args, opts)
+            return
+        crawler = self._create_crawler(args[0])
+        self.crawler_process.crawl(crawler, **opts.spargs)
+        self.crawler_process.start()
+        if self.crawler_process.bootstrap_failed:
+            self.exitcode = EXIT_ERROR
+            return
+        self.exitcode = crawl_exit_status(crawler)
 
-    @staticmethod
-    def _exit_status(crawler: Crawler) -> int:
-        stats = crawler.stats
-        if stats is None:
-            return 1
-        return exit_status(stats.get_value("finish_reason"), stats.get_value("tiktok/verdict"))
 
-    def _is_ours(self, spider: str) -> bool:
+def check_jobdir(settings: BaseSettings, overwrite: bool) -> None:
+    """A JOBDIR in use, damaged, or about to lose its feed to ``-O``: an error now."""
+    jobdir = settings.get("JOBDIR")
+    if not jobdir:
+        return
+    check_free(jobdir)
+    if not (Path(jobdir) / CheckpointStore.FILENAME).exists():
+        return
+    try:
+        store = CheckpointStore(jobdir)
         try:
-            spidercls = self.crawler_process.spider_loader.load(spider)
-        except KeyError:
-            return False  # Scrapy's own command says the spider is unknown
-        return hasattr(spidercls, "endpoint_name")
+            started = bool(store.load())
+        finally:
+            store.close()
+    except CheckpointError as error:
+        raise ConfigError(f"JOBDIR {jobdir}: {error}") from None
+    if started and overwrite:
+        raise ConfigError(
+            f"-O would overwrite the output of the crawl being resumed from JOBDIR {jobdir} "
+            "(what earlier runs collected would be lost): use -o to append"
+        )
+
+
+def crawl_exit_status(crawler: Crawler) -> int:
+    stats = crawler.stats
+    if stats is None:
+        return EXIT_ERROR
+    return exit_status(stats.get_value("finish_reason"), stats.get_value("tiktok/verdict"))
+
+
+def fail(message: str, settings: BaseSettings | None = None) -> NoReturn:
+    """``error: message`` as the one line on stderr (and in the job's log file, where
+    scrapyd users look), then exit with status 2."""
+    line = f"error: {message}"
+    print(line, file=sys.stderr)
+    log_file = settings.get("LOG_FILE") if settings is not None else None
+    if log_file:
+        try:
+            with Path(log_file).open("a", encoding="utf-8") as log:
+                log.write(line + "\n")
+        except OSError:
+            pass
+    sys.exit(EXIT_USAGE)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any, ClassVar
 
 from scrapy.commands import ScrapyCommand
@@ -17,12 +18,16 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider, UsageError
 from scrapy.utils.conf import arglist_to_dict
 
-from tiktok_scrapy.config import ConfigError, NetworkConfig, VideosConfig
-from tiktok_scrapy.continuous import prepare_daily
+from tiktok_scrapy.addons import with_sandbox_quota
+from tiktok_scrapy.checkpoints import CheckpointStore
+from tiktok_scrapy.config import NetworkConfig, VideosConfig
+from tiktok_scrapy.continuous import DayLedger, newest_day, prepare_daily, run_today, state_dir
 from tiktok_scrapy.middlewares.quota import daily_limits, open_ledger
 from tiktok_scrapy.middlewares.token import read_credentials
 from tiktok_scrapy.planning import estimate, format_plan, network_estimate, pages_bound
+from tiktok_scrapy.preflight import BAD_INPUT, check_spider, one_line
 from tiktok_scrapy.quota_ledger import ApiClock, Client
+from tiktok_scrapy.settings_check import check_settings
 
 
 class Command(ScrapyCommand):
@@ -51,25 +56,36 @@ class Command(ScrapyCommand):
             raise UsageError("name one spider, e.g. scrapy plan videos -a config=quickstart")
         assert self.settings is not None
         try:
-            print(plan_text(args[0], arglist_to_dict(opts.spargs), self.settings))
-        except (ConfigError, CloseSpider) as error:
-            print(f"error: {getattr(error, 'reason', None) or error}", file=sys.stderr)
+            spargs = arglist_to_dict(opts.spargs)
+            check_settings(self.settings)
+            print(plan_text(args[0], spargs, self.settings))
+        except (*BAD_INPUT, CloseSpider) as error:
+            print(f"error: {one_line(error)}", file=sys.stderr)
             self.exitcode = 2
 
 
 def plan_text(spider_name: str, spargs: dict[str, str], settings: Any) -> str:
     from scrapy.spiderloader import get_spider_loader
 
-    try:
-        spidercls = get_spider_loader(settings).load(spider_name)
-    except KeyError:
-        raise ConfigError(f'no spider "{spider_name}" — see `scrapy list`') from None
+    loader = get_spider_loader(settings)
+    check_spider(spider_name, loader.list())
+    spidercls = loader.load(spider_name)
     crawler = Crawler(spidercls, settings)
     spider = spidercls.from_crawler(crawler, **spargs)
     config = spider.config
+    notes: list[str] = []
     if isinstance(config, VideosConfig) and config.mode == "daily":
-        prepare_daily(config, crawler.settings)
+        new, recrawl = prepare_daily(config, crawler.settings)
+        notes.append(daily_note(config, crawler.settings, new, recrawl))
     chains = list(spider.plan())
+    finished = finished_in_jobdir(crawler.settings.get("JOBDIR"))
+    if finished:
+        planned = len(chains)
+        chains = [c for c in chains if c.id not in finished]
+        notes.append(
+            f"JOBDIR {crawler.settings.get('JOBDIR')}: {planned - len(chains)} of {planned} "
+            "chains already finished there; the rest is planned below"
+        )
     if isinstance(config, NetworkConfig):
         families = network_estimate(
             len(config.inputs()),
@@ -101,7 +117,32 @@ def plan_text(spider_name: str, spargs: dict[str, str], settings: Any) -> str:
         families,
         remaining_today(crawler.settings),
         config.max_requests,
+        notes,
     )
+
+
+def daily_note(config: Any, settings: Any, new: list, recrawl: list) -> str:
+    """What daily mode does this run, and with which of the days already crawled."""
+    ledger = DayLedger(state_dir(settings, config))
+    today = run_today(settings)
+    days = ", ".join(d.isoformat() for d in new) or "none"
+    again = ", ".join(d.isoformat() for d in recrawl) or "none"
+    return (
+        f"daily mode: today {today}, newest complete day "
+        f"{newest_day(today, config.lag_days)}; {len(ledger.days)} day(s) already crawled "
+        f"({ledger.path}); new days: {days}; re-crawled days: {again}"
+    )
+
+
+def finished_in_jobdir(jobdir: str | None) -> set[str]:
+    """Ids of the chains a JOBDIR's checkpoints mark finished (read only; none: empty)."""
+    if not jobdir or not (Path(jobdir) / CheckpointStore.FILENAME).exists():
+        return set()
+    store = CheckpointStore(jobdir)
+    try:
+        return {chain_id for chain_id, state in store.load().items() if state.finished}
+    finally:
+        store.close()
 
 
 def _ids_in(body: dict) -> int:
@@ -110,6 +151,7 @@ def _ids_in(body: dict) -> int:
 
 def remaining_today(settings: Any) -> dict[str, int | None]:
     """Requests left today per quota family from the ledger (None: no client key set)."""
+    settings = with_sandbox_quota(settings)
     limits = daily_limits(settings)
     key, _ = read_credentials(settings)
     if not key or not settings.getbool("TIKTOK_QUOTA_ENABLED"):

@@ -3,19 +3,23 @@
 Reads the same ledger the crawls write (TIKTOK_QUOTA_LEDGER, or MongoDB when MONGODB_URI is
 set), for the configured client key or, with ``--all``, every client in it. "Today" is the
 current UTC day on the local clock (the API's clock is learnt only during a crawl).
+``-s TIKTOK_SANDBOX=true`` reads the built-in sandbox's own ledger and client.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any, ClassVar
 
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
+from tiktok_scrapy.addons import with_sandbox_quota
 from tiktok_scrapy.middlewares.quota import daily_limits, open_ledger
 from tiktok_scrapy.middlewares.token import read_credentials
 from tiktok_scrapy.quota_ledger import ApiClock, Client, QuotaLedger, Spend, format_duration
+from tiktok_scrapy.settings_check import SettingsError, check_settings
 
 
 class Command(ScrapyCommand):
@@ -44,9 +48,16 @@ class Command(ScrapyCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
-        ledger = open_ledger(self.settings, opts.ledger)
         try:
-            print(report(ledger, self.settings, all_clients=opts.all_clients))
+            check_settings(self.settings)
+        except SettingsError as error:
+            print(f"error: {error}", file=sys.stderr)
+            self.exitcode = 2
+            return
+        settings = with_sandbox_quota(self.settings)
+        ledger = open_ledger(settings, opts.ledger)
+        try:
+            print(report(ledger, settings, all_clients=opts.all_clients))
         finally:
             ledger.close()
 
@@ -63,8 +74,9 @@ def report(
         key, _ = read_credentials(settings)
         if not key:
             raise UsageError(
-                "No client key: set TIKTOK_CLIENT_KEY (environment or -s), or use --all to "
-                "list every client in the ledger.",
+                "No client key: set TIKTOK_CLIENT_KEY (environment or -s), add "
+                "-s TIKTOK_SANDBOX=true for the built-in sandbox, or use --all to list every "
+                "client in the ledger.",
                 print_help=False,
             )
         clients = [Client.from_key(key, settings.get("TIKTOK_API_URL"))]

@@ -22,6 +22,7 @@ errors to retry).
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -81,6 +82,17 @@ def classify_response(response: Response) -> Classified:
     return classify(response.status, payload if payload is not None else response.body)
 
 
+def _failure_key(request: Request) -> tuple:
+    """What a request asked for, as the outage breaker compares failures."""
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        body = {}
+    if isinstance(body, dict) and body.get("start_date") and body.get("end_date"):
+        return ("window", str(body["start_date"]), str(body["end_date"]))
+    return ("chain", request.meta.get(meta.CHAIN))
+
+
 def backoff_delay(
     attempt: int, base: float, cap: float, jitter: Callable[[float, float], float]
 ) -> float:
@@ -125,6 +137,7 @@ class ApiRetryMiddleware:
             clock=lambda: self.clock(),
         )
         self.stop_on_outage = settings.get("TIKTOK_OUTAGE_ON_DETECTED") == "stop"
+        self.outage_max_wait = settings.getfloat("TIKTOK_OUTAGE_MAX_WAIT")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -145,6 +158,16 @@ class ApiRetryMiddleware:
             return
         if decision is Decision.HOLD:
             if self.stop_on_outage:
+                raise IgnoreRequest("the API is failing (outage): the crawl is stopping")
+            if self.outage_max_wait and self.breaker.open_for() > self.outage_max_wait:
+                if not self.stats.get_value("tiktok/outage/gave_up"):
+                    self.stats.set_value("tiktok/outage/gave_up", 1)
+                    logger.error(
+                        "Outage: the API has failed for %.0f s (TIKTOK_OUTAGE_MAX_WAIT); "
+                        "stopping — resume later with the same JOBDIR.",
+                        self.breaker.open_for(),
+                    )
+                    close_spider_soon(self.crawler, "api_outage")
                 raise IgnoreRequest("the API is failing (outage): the crawl is stopping")
             held = self._copy(request)
             held.meta[meta.NOT_BEFORE] = self.clock() + (until - self.breaker.clock())
@@ -202,7 +225,9 @@ class ApiRetryMiddleware:
     def _breaker_record(self, request: Request, failed: bool) -> None:
         if request.meta.get(meta.CHAIN) is None:
             return
-        event = self.breaker.record(failed, probe=bool(request.meta.pop(PROBE, False)))
+        event = self.breaker.record(
+            failed, probe=bool(request.meta.pop(PROBE, False)), key=_failure_key(request)
+        )
         if event is None:
             return
         self.stats.inc_value(f"tiktok/outage/{event}")

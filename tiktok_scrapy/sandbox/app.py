@@ -10,6 +10,7 @@ the sandbox clock.
 from __future__ import annotations
 
 import json
+import logging
 from bisect import bisect_left
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -31,7 +32,9 @@ from tiktok_scrapy.sandbox import adlib, faults, shop
 from tiktok_scrapy.sandbox.dataset import Dataset, UserError
 from tiktok_scrapy.sandbox.options import OptionsError, SandboxOptions, parse_datetime
 from tiktok_scrapy.sandbox.state import SandboxState, search_key
+from tiktok_scrapy.text import is_ascii_digits
 
+logger = logging.getLogger(__name__)
 STATE = web.AppKey("state", SandboxState)
 DATASET = web.AppKey("dataset", Dataset)
 DEFAULT_MAX_COUNT = 20  # the API's default when max_count is not sent
@@ -93,7 +96,7 @@ def parse_body(raw: bytes) -> dict[str, Any]:
         raise ApiError("The request body is empty: send a JSON object.")
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError("The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise ApiError("The request body must be a JSON object.")
@@ -157,7 +160,7 @@ class Call:
         value = self.body.get(name)
         if value is None and not required:
             return None
-        if isinstance(value, str) and value.isdigit():
+        if isinstance(value, str) and is_ascii_digits(value) and len(value) <= 20:
             return int(value)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ApiError(f"Missing or invalid {name}: expected an integer id.")
@@ -433,6 +436,13 @@ def answer(
         return error_response(state, exc.status, exc.code, exc.message)
     except UserError as exc:
         return error_response(state, exc.status, "invalid_params", exc.message)
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError, OverflowError):
+        # A body our checks let through and the serving code choked on: the API answers
+        # such bodies with invalid_params, never a 500. Logged, as it is a sandbox bug.
+        logger.exception("Sandbox: unexpected error serving %s", endpoint.name)
+        return error_response(
+            state, 400, "invalid_params", "The request body has an invalid value."
+        )
     return json_response(200, faults.non_json(state, envelope(state, data)))
 
 

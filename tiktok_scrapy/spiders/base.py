@@ -17,7 +17,7 @@ import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, ClassVar
@@ -69,6 +69,9 @@ class Chain:
     window: Window | None = None
     fields: tuple[str, ...] | None = None
     parent: str | None = None
+    # What a chain's requests need beyond its body (refresh: a task's category and ids);
+    # rebuilt from the config on resume, so not part of ``spec()``.
+    extra: dict = field(default_factory=dict, compare=False)
 
     def spec(self) -> dict:
         """Enough to rebuild a chain that the config alone does not imply (splits)."""

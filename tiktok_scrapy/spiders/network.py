@@ -4,7 +4,7 @@
 level L < ``depth`` has its follower and/or following list crawled (``direction``), and
 the accounts listed there that are new make level L+1. Every node gets one user-info
 request. Items: the same ``FollowEdge`` (source follows target) as the followers/following
-spiders, and one ``User`` per node.
+spiders, and one ``User`` per node with its ``level`` (distance from the seeds).
 
 Levels are built behind a barrier: level L+1 is chosen only once every list of level L is
 committed, from those lists in chain order (sorted by username, then endpoint), so which
@@ -84,7 +84,8 @@ class NetworkSpider(ResearchApiSpider):
         self, chain: Chain, records: list, data: dict, state: ChainState, done: bool
     ) -> list[ApiItem]:
         if chain.endpoint.name == USERS:
-            return [User({**record, "username": chain.input}) for record in records]
+            level = chain_level(chain.id)
+            return [User({**record, "username": chain.input, "level": level}) for record in records]
         listed: list[str] = list(state.extra.get("listed", []))
         cap = self.config.max_edges_per_user
         room = len(records) if cap is None else max(0, cap - len(listed))

@@ -1,13 +1,13 @@
 """Read a collection back into CSV, JSON Lines or Parquet (``scrapy export``).
 
 IDs stay exact: JSON Lines writes them as integers (Python's json never goes through
-float), CSV as text digits, Parquet as int64. Dates become ISO-8601 strings in CSV/JSONL;
-lists and objects become JSON text in CSV cells.
+float), CSV as text digits, Parquet as string columns. CSV and Parquet are flat tables
+(``tiktok_scrapy.storage.tables``: nested objects as dotted columns, lists of values joined
+with ``|``); dates become ISO-8601 strings.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from bson import ObjectId, json_util
+
+from tiktok_scrapy.storage import tables
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 
@@ -68,15 +70,15 @@ def export(
     """Write the matching documents to ``path``; the number written."""
     fmt = format_for(path)
     if fmt == "parquet":
-        writer = _parquet_writer()  # fail before querying when pyarrow is missing
+        _parquet_writer()  # fail before querying when pyarrow is missing
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     query = query or {}
     if fmt == "jsonl":
         return _write_jsonl(find(collection, query, fields, limit), path)
-    if fmt == "csv":
-        columns = fields or _columns(find(collection, query, None, limit))
-        return _write_csv(find(collection, query, fields, limit), path, columns)
-    return writer(list(find(collection, query, fields, limit)), path)
+    table = tables.survey(collection.name, find(collection, query, fields, limit))
+    return tables.write_table(
+        table, lambda: find(collection, query, fields, limit), Path(path), fmt
+    )
 
 
 def _json_default(value: Any) -> Any:
@@ -96,14 +98,6 @@ def _write_jsonl(docs: Iterable[dict[str, Any]], path: str) -> int:
     return count
 
 
-def _columns(docs: Iterable[dict[str, Any]]) -> list[str]:
-    seen: dict[str, None] = {}
-    for doc in docs:
-        for key in doc:
-            seen.setdefault(key, None)
-    return list(seen)
-
-
 def csv_cell(value: Any) -> str:
     """One CSV cell: ints as their exact digits, nested values as JSON text."""
     if value is None:
@@ -117,37 +111,8 @@ def csv_cell(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=_json_default)
 
 
-def _write_csv(docs: Iterable[dict[str, Any]], path: str, columns: list[str]) -> int:
-    count = 0
-    with open(path, "w", encoding="utf-8", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(columns)
-        for doc in docs:
-            writer.writerow([csv_cell(_get(doc, c)) for c in columns])
-            count += 1
-    return count
-
-
-def _get(doc: dict[str, Any], path: str) -> Any:
-    """``doc["a"]["b"]`` for ``"a.b"`` (what a dotted --fields projection returns)."""
-    value: Any = doc
-    for part in path.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
-
-
 def _parquet_writer() -> Any:
     try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise ExportError("Parquet output needs pyarrow: pip install pyarrow") from None
-
-    def write(docs: list[dict[str, Any]], path: str) -> int:
-        rows = [json.loads(json.dumps(d, default=_json_default)) for d in docs]
-        pq.write_table(pa.Table.from_pylist(rows), path)
-        return len(rows)
-
-    return write
+        return tables.pyarrow_modules()
+    except tables.TableError as error:
+        raise ExportError(str(error)) from None

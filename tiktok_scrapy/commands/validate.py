@@ -1,0 +1,64 @@
+"""``scrapy validate <spider> -a config=...``: check a config (and settings), send nothing.
+
+The same checks ``scrapy crawl`` makes before its first request: the config against the
+spider's model, the files it names (read now), and the settings. Prints the config as the
+crawl will use it (defaults filled in) and exits 0, or prints ``error: …`` in one line
+and exits 2. ``scrapy plan`` goes further: what the crawl would cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, ClassVar
+
+from scrapy.commands import ScrapyCommand
+from scrapy.exceptions import CloseSpider, UsageError
+from scrapy.utils.conf import arglist_to_dict
+
+from tiktok_scrapy.config import ConfigError, load_config
+from tiktok_scrapy.settings_check import SettingsError, check_settings
+
+
+class Command(ScrapyCommand):
+    requires_project = True
+    requires_crawler_process = False
+    default_settings: ClassVar[dict[str, Any]] = {"LOG_ENABLED": False}
+
+    def syntax(self) -> str:
+        return "<spider> -a config=<file|example|json> [-a key=value ...]"
+
+    def short_desc(self) -> str:
+        return "Check a crawl's config and settings without sending anything"
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument(
+            "-a",
+            dest="spargs",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="spider argument, as for scrapy crawl (may be repeated)",
+        )
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) != 1:
+            raise UsageError("name one spider, e.g. scrapy validate videos -a config=quickstart")
+        assert self.settings is not None
+        spargs = arglist_to_dict(opts.spargs)
+        overrides = {k: v for k, v in spargs.items() if k not in ("config", "force", "dry_run")}
+        try:
+            check_settings(self.settings)
+            config = load_config(args[0], spargs.get("config"), overrides)
+            inputs = config.inputs() if hasattr(config, "inputs") else None
+        except (ConfigError, SettingsError, CloseSpider) as error:
+            print(f"error: {getattr(error, 'reason', None) or error}", file=sys.stderr)
+            self.exitcode = 2
+            return
+        for warning in config.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        what = f", {len(inputs)} input(s)" if inputs is not None else ""
+        print(f"OK: a valid {args[0]} config (query id {config.query_id()}{what}):")
+        print(json.dumps(config.to_jsonable(), ensure_ascii=False, default=str))

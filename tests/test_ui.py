@@ -236,6 +236,15 @@ def test_a_crawls_log_lines_shown_leave_secrets_out(tmp_path: Path) -> None:
     )
     progress = read_progress(output, log)
     assert (progress.done, progress.chains, progress.items) == (1, 4, 250)
+    with log.open("a") as more:
+        more.write(
+            "x [tiktok_scrapy.extensions.progress] INFO: Progress: 3/10 chains done (30%), "
+            "1 failed, 5 pages, 400 items, 6 requests; quota left today: main 994/1000; "
+            "elapsed 1m02s, ETA about 2m10s.\n"
+        )
+    later = read_progress(output, log)
+    assert (later.done, later.chains, later.failed, later.requests) == (3, 10, 1, 6)
+    assert (later.quota_left, later.eta_text) == ("main 994/1000", "ETA about 2m10s")
     assert not any("abc" in line for line in progress.lines)
     assert progress.eta_seconds(10) == 30
 

@@ -16,9 +16,13 @@ from typing import Any
 
 from tiktok_scrapy.verdict import REASONS, exit_status
 
+# The progress extension's line (extensions/progress.py), and its older form:
+# "3/10 chains done (30%), 0 failed, 5 pages, 100 items, 5 requests; quota left today: main
+# 995/1000; elapsed 1m02s, ETA about 2m10s" / "3/10 chains done (0 failed), 5 pages, ...".
 PROGRESS = re.compile(
-    r"Progress: (?P<done>\d+)/(?P<chains>\d+) chains done \((?P<failed>\d+) failed\), "
-    r"(?P<pages>\d+) pages, (?P<items>\d+) items, (?P<requests>\d+) requests sent"
+    r"(?P<done>\d+)/(?P<chains>\d+) chains done(?: \(\d+%\))?(?:, | \()(?P<failed>\d+) failed\)?, "
+    r"(?P<pages>\d+) pages, (?P<items>\d+) items, (?P<requests>\d+) requests"
+    r"(?:; quota left today: (?P<quota_left>[^;]+))?(?:; elapsed \S+, (?P<eta_text>[^.]+))?"
 )
 # Lines worth showing a researcher from a crawl's log (never settings, which may hold keys).
 SHOWN = re.compile(r"(Verdict:|^error: | ERROR: | WARNING: |Progress: )")
@@ -38,6 +42,8 @@ class Progress:
     meaning: str | None = None
     exit_status: int | None = None
     quota: dict[str, int] = field(default_factory=dict)  # requests per quota family
+    quota_left: str | None = None  # as the crawl's progress line says it: "main 995/1000"
+    eta_text: str | None = None  # the crawl's own estimate: "ETA about 2m10s"
     lines: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     report: bool = False
@@ -59,7 +65,10 @@ def read_progress(output: Path, log: Path | None = None, hide: tuple[str, ...] =
         match = PROGRESS.search(line)
         if match:
             for key, value in match.groupdict().items():
-                setattr(progress, key, int(value))
+                if key in ("quota_left", "eta_text"):
+                    setattr(progress, key, value)
+                elif value is not None:
+                    setattr(progress, key, int(value))
     progress.lines = [redact(line, hide) for line in lines if SHOWN.search(line)][-12:]
     pages = output / "pages.jsonl"
     if pages.exists():

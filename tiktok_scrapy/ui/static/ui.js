@@ -103,7 +103,8 @@ function setupCrawl(root) {
       return setTimeout(poll, 3000);
     }
     text("p-status", data.status);
-    ["done", "chains", "pages", "items", "requests", "eta", "elapsed"].forEach((k) => text(`p-${k}`, data[k]));
+    ["done", "chains", "pages", "items", "requests", "elapsed", "quota_left"].forEach((k) => text(`p-${k}`, data[k]));
+    text("p-eta", data.eta_text || (data.eta === null || data.eta === undefined ? null : `${data.eta} s`));
     text("p-failed", data.failed || 0);
     const quota = Object.entries(data.quota || {}).map(([f, n]) => `${f}: ${n}`).join(", ");
     text("p-quota", quota ? `(${quota})` : "");

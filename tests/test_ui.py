@@ -311,3 +311,22 @@ def test_an_input_file_that_is_not_there_is_refused_before_a_crawl_starts(tmp_pa
         )
         assert start.status_code == 400 and "from_output" in start.text
         assert not list((tmp_path / "ui").glob("*/job.json"))
+
+
+def test_the_csv_of_an_item_file_is_scrapy_exports_table(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "ui")
+    job = store.create("videos", {"hashtags": ["flood"]}, sandbox=True)
+    store.output(job).mkdir(parents=True)
+    (store.output(job) / "videos.jsonl").write_text(
+        '{"id": 7300000000000000123, "hashtag_names": ["a", "b"], "view_count": 1}\n'
+        '{"id": 7300000000000000123, "hashtag_names": ["a", "b"], "view_count": 5}\n'
+    )
+    with client(tmp_path) as c:
+        response = c.get(f"/crawls/{job.id}/csv/videos.csv")
+        assert response.status_code == 200
+        assert response.text.splitlines() == [
+            "id,hashtag_names,view_count",
+            "7300000000000000123,a|b,5",
+        ]
+        assert c.get(f"/crawls/{job.id}/csv/../../etc/passwd.csv").status_code == 404
+        assert c.get(f"/crawls/{job.id}/files/nothing.jsonl").status_code == 404

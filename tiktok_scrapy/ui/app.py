@@ -9,6 +9,8 @@ POST guarded by ``security``. Config checks, plans and the ledger are the CLI's 
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +36,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from tiktok_scrapy.config import SPIDER_CONFIGS, ConfigError
+from tiktok_scrapy.storage.tables import NOT_ITEMS, TableError, export_jsonl
 from tiktok_scrapy.ui import forms
 from tiktok_scrapy.ui.csvexport import csv_chunks
 from tiktok_scrapy.ui.jobs import Job, JobStore
@@ -243,11 +246,17 @@ def create_app(ui: UiConfig) -> Starlette:
 
     async def csv(request: Request) -> Response:
         path = data_file(request, ".csv")
-        return StreamingResponse(
-            csv_chunks(path),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{path.stem}.csv"'},
-        )
+        if path.stem in NOT_ITEMS:  # page records: not a data table, a plain flat CSV
+            return StreamingResponse(
+                csv_chunks(path),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="{path.stem}.csv"'},
+            )
+        try:
+            table = await run_in_threadpool(items_table, path)
+        except TableError as exc:
+            return PlainTextResponse(str(exc), status_code=422)
+        return FileResponse(table, media_type="text/csv; charset=utf-8", filename=table.name)
 
     # --- quota -------------------------------------------------------------------------
 
@@ -297,6 +306,21 @@ def create_app(ui: UiConfig) -> Starlette:
         middleware=[Middleware(BaseHTTPMiddleware, dispatch=guard)],
         exception_handlers={KeyError: not_found, 404: not_found},
     )
+
+
+def items_table(path: Path) -> Path:
+    """The CSV ``scrapy export`` makes of an item file (one row per record, ids as text),
+    kept beside the output folder and made again when the crawl has written more."""
+    target = path.parent.parent / "tables" / f"{path.stem}.csv"
+    if not target.exists() or target.stat().st_mtime < path.stat().st_mtime:
+        target.parent.mkdir(exist_ok=True)
+        partial = target.with_name(f"{path.stem}.{secrets.token_hex(4)}.csv")
+        try:
+            export_jsonl(path, partial, ["csv"])
+            os.replace(partial, target)  # a download never sees a half-written table
+        finally:
+            partial.unlink(missing_ok=True)
+    return target
 
 
 def plan_for(ui: UiConfig, checked: forms.Checked, sandbox: bool) -> str:

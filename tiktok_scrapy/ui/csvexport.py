@@ -1,5 +1,8 @@
 """A flat CSV from a JSON Lines file: ids as text, lists joined with ``;``, dicts by ``.``.
 
+For files that are not item tables (the page records, ``pages.jsonl``); item files are
+exported by ``scrapy export``'s own tables (``storage.tables``), one row per record.
+
 Two passes over the file: the first collects every column (in the order first seen), the
 second writes the rows, so memory stays bounded by the columns, not the records. Numbers
 are parsed by ``json`` exactly (64-bit ids never go through floating point) and written as

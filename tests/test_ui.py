@@ -158,6 +158,18 @@ def test_beyond_loopback_the_command_refuses_to_start_without_a_token() -> None:
     assert "give a token" in result.stderr
 
 
+def test_a_misspelt_setting_is_refused_before_the_ui_starts() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "scrapy", "ui", "-s", "TIKTOK_SANBOX=true"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "TIKTOK_SANBOX" in result.stderr and "TIKTOK_SANDBOX" in result.stderr
+
+
 def test_beyond_loopback_a_request_without_the_token_is_refused(tmp_path: Path) -> None:
     app = build_app(settings(tmp_path), {}, str(tmp_path / "ui"), "let-me-in", False)
     with TestClient(app, base_url="http://10.1.2.3:8642") as c:

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from scrapy.commands import ScrapyCommand
 from scrapy.utils.conf import arglist_to_dict
 
+from tiktok_scrapy.settings_check import SettingsError, check_settings
 from tiktok_scrapy.ui.security import is_loopback
 
 DEFAULT_PORT = 8642
@@ -47,6 +48,12 @@ class Command(ScrapyCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
+        try:  # a misspelt -s setting would otherwise fail every crawl the UI starts
+            check_settings(self.settings)
+        except SettingsError as error:
+            print(f"error: {error}", file=sys.stderr)
+            self.exitcode = 2
+            return
         token = opts.token or os.environ.get("TIKTOK_UI_TOKEN") or None
         loopback = is_loopback(opts.host)
         if not loopback and not token:

@@ -110,8 +110,8 @@ function setupCrawl(root) {
     text("p-quota", quota ? `(${quota})` : "");
     text("p-verdict", data.verdict);
     document.getElementById("p-verdict").className = `verdict ${data.verdict || ""}`;
-    let reason = data.reason || "";
-    if (reason && data.meaning) reason += `: ${data.meaning}`;
+    let reason = data.reason && data.reason !== data.verdict ? data.reason : "";
+    if (data.meaning) reason = reason ? `${reason}: ${data.meaning}` : data.meaning;
     if (reason && data.exit_status !== null && data.exit_status !== undefined) reason += ` (exit status ${data.exit_status})`;
     if (!reason && data.returncode !== null && data.returncode !== undefined) {
       reason = `the crawl ended without a verdict (exit status ${data.returncode}): see the log`;
@@ -119,7 +119,8 @@ function setupCrawl(root) {
     text("p-reason", reason);
     text("p-lines", (data.lines || []).join("\n"));
     document.getElementById("stop").disabled = data.status !== "running";
-    document.getElementById("resume").disabled = ["running", "stopping"].includes(data.status);
+    document.getElementById("resume").disabled =
+      ["running", "stopping"].includes(data.status) || data.verdict === "complete";
     const finished = data.status === "ended";
     if (finished && (data.report || (data.files || []).length) && !root.dataset.reloaded) {
       // The result links are drawn by the server: reload once the crawl has ended.

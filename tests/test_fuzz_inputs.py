@@ -458,7 +458,7 @@ def sandbox_status(served: tuple, endpoint: str, body: bytes) -> None:
 
 
 @FUZZ
-@given(case=st.sampled_from(sorted(ENDPOINTS)).flatmap(bodies))
+@given(case=st.sampled_from(sorted(e for e in ENDPOINTS if e in BODY_KEYS)).flatmap(bodies))
 def test_sandbox_never_answers_500_to_a_bad_body(served: tuple, case: tuple[str, bytes]):
     sandbox_status(served, *case)
 

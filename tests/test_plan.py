@@ -109,3 +109,13 @@ def test_crawl_dry_run_prints_the_plan_and_sends_nothing(make_sandbox, tmp_path)
     assert "nothing is sent" in result.log
     assert "users:username=user_a" in result.log and "users:username=user_b" in result.log
     assert sandbox.requests() == [] and sandbox.stats()["tokens_issued"] == 0
+
+
+def test_plan_says_how_adaptive_windows_spend(tmp_path):
+    config = '{"hashtags": ["foryou"], "start_date": "2024-01-01", "end_date": "2024-03-01"}'
+    code, text = run_plan("videos", config, tmp_path, tmp_path / "quota.sqlite")
+    assert code == 0, text
+    assert "adaptive windows: 3 of up to 30 days" in text and "total: min 3, bound none" in text
+    fixed = config.replace("}", ', "window_days": 7}')
+    code, text = run_plan("videos", fixed, tmp_path, tmp_path / "quota.sqlite")
+    assert "adaptive" not in text.split("quota:")[0] and "total: min 9" in text

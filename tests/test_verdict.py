@@ -257,3 +257,22 @@ def test_videos_outside_the_window_asked_for_are_an_error_not_data():
     assert kept == [inside] and problem is None
     kept, problem = spider.accept_records(chain, state, ChainState(chain.id), [inside, outside])
     assert kept == [] and "outside the window 2024-01-01..2024-01-01" in problem
+
+
+def test_a_page_not_newest_first_is_never_cut_or_skipped_past():
+    from scrapy.utils.test import get_crawler
+
+    from tiktok_scrapy.checkpoints import ChainState
+    from tiktok_scrapy.spiders.videos import VideosSpider
+
+    config = json.dumps({**CONFIG, "window_days": None})
+    spider = VideosSpider.from_crawler(get_crawler(VideosSpider), config=config)
+    [chain] = spider.plan()
+    day = 1704067200
+    shuffled = [{"id": 2**60 + i, "create_time": day + 60 * i} for i in range(50)]  # oldest first
+    state, after = ChainState(chain.id), ChainState(chain.id)
+    kept, problem = spider.accept_records(chain, state, after, shuffled)
+    assert problem is None and len(kept) == 50 and after.continuation["unsorted"]
+    assert not list(spider.cut(chain, state, after, shuffled, {"cursor": 100}))
+    restart = spider.continuation(chain, after)
+    assert restart.cursor is None and "below" not in restart.continuation  # from the top

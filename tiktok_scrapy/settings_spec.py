@@ -383,7 +383,7 @@ SETTINGS: tuple[Setting, ...] = (
         "TIKTOK_PROGRESS_INTERVAL",
         "float",
         "Seconds between progress log lines.",
-        minimum=1,
+        minimum=0.1,
         maximum=86400,
         zero_is_off=True,
         section=_OUTPUT,

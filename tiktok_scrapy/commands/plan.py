@@ -20,6 +20,7 @@ from scrapy.utils.conf import arglist_to_dict
 
 from tiktok_scrapy.addons import with_sandbox_quota
 from tiktok_scrapy.checkpoints import CheckpointStore
+from tiktok_scrapy.commands.validate import add_spider_args
 from tiktok_scrapy.config import NetworkConfig, VideosConfig
 from tiktok_scrapy.continuous import DayLedger, newest_day, prepare_daily, run_today, state_dir
 from tiktok_scrapy.middlewares.quota import daily_limits, open_ledger
@@ -42,14 +43,7 @@ class Command(ScrapyCommand):
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
-        parser.add_argument(
-            "-a",
-            dest="spargs",
-            action="append",
-            default=[],
-            metavar="NAME=VALUE",
-            help="spider argument (may be repeated)",
-        )
+        add_spider_args(parser)
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
@@ -110,6 +104,13 @@ def plan_text(spider_name: str, spargs: dict[str, str], settings: Any) -> str:
             for c in chains
         )
     windows = [str(c.window) for c in chains if c.window]
+    if getattr(config, "adaptive", False) and windows:
+        notes.append(
+            f"adaptive windows: {len(windows)} of up to 30 days to start with (one request "
+            "each if sparse); a window whose first page shows it dense is cut into chains "
+            "of about TIKTOK_ADAPTIVE_PAGES_PER_CHAIN pages while crawling: about one "
+            "request per 100 videos found, plus at most one partly filled page per new chain"
+        )
     return format_plan(
         spider_name,
         [c.id for c in chains],

@@ -1,9 +1,11 @@
 """``scrapy validate <spider> -a config=...``: check a config (and settings), send nothing.
 
-The same checks ``scrapy crawl`` makes before its first request: the config against the
-spider's model, the files it names (read now), and the settings. Prints the config as the
-crawl will use it (defaults filled in) and exits 0, or prints ``error: …`` in one line
-and exits 2. ``scrapy plan`` goes further: what the crawl would cost.
+The same checks ``scrapy crawl`` makes before its first request
+(:func:`tiktok_scrapy.preflight.preflight`: the spider's name, the settings, the ``-a``
+values, the config against the spider's model and the files it names, read now). Prints
+the config as the crawl will use it (defaults filled in) and exits 0, or prints
+``error: …`` in one line and exits 2. ``scrapy plan`` goes further: what the crawl would
+cost.
 """
 
 from __future__ import annotations
@@ -15,10 +17,22 @@ from typing import Any, ClassVar
 
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import CloseSpider, UsageError
+from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.conf import arglist_to_dict
 
-from tiktok_scrapy.config import ConfigError, load_config
-from tiktok_scrapy.settings_check import SettingsError, check_settings
+from tiktok_scrapy.preflight import BAD_INPUT, one_line, preflight
+
+
+def add_spider_args(parser: argparse.ArgumentParser) -> None:
+    """``-a NAME=VALUE``, as ``scrapy crawl`` takes it (``plan`` and ``validate`` share it)."""
+    parser.add_argument(
+        "-a",
+        dest="spargs",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="spider argument, as for scrapy crawl (may be repeated)",
+    )
 
 
 class Command(ScrapyCommand):
@@ -34,27 +48,19 @@ class Command(ScrapyCommand):
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
-        parser.add_argument(
-            "-a",
-            dest="spargs",
-            action="append",
-            default=[],
-            metavar="NAME=VALUE",
-            help="spider argument, as for scrapy crawl (may be repeated)",
-        )
+        add_spider_args(parser)
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
             raise UsageError("name one spider, e.g. scrapy validate videos -a config=quickstart")
         assert self.settings is not None
-        spargs = arglist_to_dict(opts.spargs)
-        overrides = {k: v for k, v in spargs.items() if k not in ("config", "force", "dry_run")}
         try:
-            check_settings(self.settings)
-            config = load_config(args[0], spargs.get("config"), overrides)
+            spargs = arglist_to_dict(opts.spargs)
+            spiders = get_spider_loader(self.settings).list()
+            config = preflight(args[0], spargs, self.settings, spiders)
             inputs = config.inputs() if hasattr(config, "inputs") else None
-        except (ConfigError, SettingsError, CloseSpider) as error:
-            print(f"error: {getattr(error, 'reason', None) or error}", file=sys.stderr)
+        except (*BAD_INPUT, CloseSpider, ValueError) as error:
+            print(f"error: {one_line(error)}", file=sys.stderr)
             self.exitcode = 2
             return
         for warning in config.warnings:

@@ -18,6 +18,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from tiktok_scrapy.api.endpoints import VIDEO_LENGTHS, video_length_of
@@ -94,6 +95,11 @@ class VideosSpider(ResearchApiSpider):
                     continue  # seen before this chain continued: a repeat
                 _note_seen(seen, video_id, created)
             kept.append(record)
+        if not _newest_first(records):
+            # Everything that narrows a window or skips results relies on the documented
+            # order; a chain that saw another one starts over instead (repeats, no loss).
+            seen["unsorted"] = True
+            self.crawler.stats.inc_value("tiktok/pages/not_newest_first")
         new_state.continuation = seen
         return kept, None
 
@@ -101,8 +107,8 @@ class VideosSpider(ResearchApiSpider):
         cont = state.continuation
         window = Window.from_json(cont["window"]) if cont.get("window") else chain.window
         oldest = cont.get("oldest_id")
-        if window is None or oldest is None or not cont.get("oldest_day"):
-            return super().continuation(chain, state)  # nothing seen yet: start over
+        if window is None or oldest is None or not cont.get("oldest_day") or cont.get("unsorted"):
+            return super().continuation(chain, state)  # nothing (sorted) seen: start over
         day = min(max(date.fromisoformat(cont["oldest_day"]), window.start), window.end)
         # Only the oldest day's videos already seen lie before what is left in the narrowed
         # window; skip them, less one page (deleted videos also take slots).
@@ -135,6 +141,8 @@ class VideosSpider(ResearchApiSpider):
         if not self.config.adaptive or state.page != 0 or window is None:
             return ()
         seen = new_state.continuation
+        if seen.get("unsorted"):
+            return ()  # the first page is not newest first: what is left is unknown
         times = [
             r["create_time"]
             for r in records
@@ -286,6 +294,24 @@ def cut_days(window: Window, parts: int) -> list[Window]:
         out.append(Window(start, end))
         start = end + ONE_DAY
     return out
+
+
+def _newest_first(records: list) -> bool:
+    """Whether a page's videos come as documented: decreasing id, so newest first."""
+    ids = [_as_id(r.get("id")) for r in records if isinstance(r, dict)]
+    if any(i is None for i in ids) or any(a <= b for a, b in pairwise(ids)):  # type: ignore[operator]
+        return False
+    times = [r.get("create_time") for r in records if isinstance(r, dict)]
+    known = [t for t in times if _is_time(t)]
+    return all(a >= b for a, b in pairwise(known))
+
+
+def _as_id(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return None
 
 
 def _note_seen(seen: dict, video_id: int, created: object) -> None:

@@ -38,6 +38,7 @@ setup(
     package_data={
         "tiktok_scrapy.examples": ["*.yaml", "*.json", "*.txt"],
         "tiktok_scrapy": ["schemas/*.json"],
+        "tiktok_scrapy.ui": ["templates/*.html", "static/*.css", "static/*.js"],
     },
     include_package_data=True,
     entry_points={"scrapy": ["settings = tiktok_scrapy.settings"]},

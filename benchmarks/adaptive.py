@@ -110,13 +110,14 @@ def bench_adaptive(table, quick: bool = False) -> None:  # type: ignore[no-untyp
     if quick:
         return
     start, end = "2024-01-01", "2024-01-15"
+    config = {"name": "bench", "query": {"and": [ALL]}, "start_date": start, "end_date": end}
     with Sandbox(10, LATENCY_MS, clock="2024-06-01T10:00:00Z") as sandbox:
-        ours = run_crawl(
-            sandbox,
-            {"name": "bench", "query": {"and": [ALL]}, "start_date": start, "end_date": end},
-            scratch("adaptive-speed"),
-            {"TIKTOK_MAX_REQUESTS_PER_SECOND": 8},
-        )
+        runs = [
+            (cap, run_crawl(sandbox, config, scratch("adaptive-speed"), {
+                "TIKTOK_MAX_REQUESTS_PER_SECOND": cap
+            }))
+            for cap in (8, 0)
+        ]  # fmt: skip
         theirs = subprocess.run(
             [
                 sys.executable,
@@ -133,15 +134,18 @@ def bench_adaptive(table, quick: bool = False) -> None:  # type: ignore[no-untyp
         )
     result = [line.split() for line in theirs.stdout.splitlines() if line.startswith("RESULT")]
     count, their_wall = (result[-1][1], float(result[-1][2])) if result else ("?", float("nan"))
-    speedup = their_wall / ours.elapsed if ours.elapsed and not math.isnan(ours.elapsed) else 0.0
-    table.add(
-        f"speed, dense 15 days at {LATENCY_MS / 1000:.0f} s a request "
-        f"(>= {SPEED_GOAL:.0f}x TikTok's client)",
-        f"ours {ours.elapsed:.1f} s ({ours.items} videos, {ours.requests} requests); "
-        f"TikTok's client {their_wall:.1f} s ({count} videos)",
-        f"{speedup:.1f}x",
-        "PASS" if speedup >= SPEED_GOAL and ours.returncode == 0 else "FAIL",
-    )
+    for cap, ours in runs:
+        elapsed = ours.elapsed
+        speedup = their_wall / elapsed if elapsed and not math.isnan(elapsed) else 0.0
+        where = "the default 8 req/s cap" if cap else "no rate cap"
+        table.add(
+            f"speed, dense 15 days at {LATENCY_MS / 1000:.0f} s a request, {where} "
+            f"(>= {SPEED_GOAL:.0f}x TikTok's client)",
+            f"ours {elapsed:.1f} s ({ours.items} videos, {ours.requests} requests); "
+            f"TikTok's client {their_wall:.1f} s ({count} videos), both from the token on",
+            f"{speedup:.1f}x",
+            "PASS" if speedup >= SPEED_GOAL and ours.returncode == 0 else "FAIL",
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover - run through `python -m benchmarks`

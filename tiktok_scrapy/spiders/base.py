@@ -69,6 +69,9 @@ class Chain:
     window: Window | None = None
     fields: tuple[str, ...] | None = None
     parent: str | None = None
+    # Cuts and splits between this chain and the one the config planned. Deeper chains are
+    # requested first: they hold the busiest days, so they set the crawl's wall time.
+    depth: int = 0
     # What a chain's requests need beyond its body (refresh: a task's category and ids);
     # rebuilt from the config on resume, so not part of ``spec()``.
     extra: dict = field(default_factory=dict, compare=False)
@@ -82,6 +85,7 @@ class Chain:
             "window": self.window.to_json() if self.window else None,
             "fields": list(self.fields) if self.fields else None,
             "parent": self.parent,
+            "depth": self.depth,
         }
 
     @classmethod
@@ -94,6 +98,7 @@ class Chain:
             window=Window.from_json(spec["window"]) if spec.get("window") else None,
             fields=tuple(spec["fields"]) if spec.get("fields") else None,
             parent=spec.get("parent"),
+            depth=int(spec.get("depth") or 0),
         )
 
 
@@ -283,6 +288,7 @@ class ResearchApiSpider(Spider):
             callback=self.parse_page,
             errback=self.page_failed,
             dont_filter=True,
+            priority=chain.depth,
             meta={
                 meta.CHAIN: chain.id,
                 meta.ENDPOINT: chain.endpoint.name,

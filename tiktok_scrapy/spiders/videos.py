@@ -64,6 +64,7 @@ class VideosSpider(ResearchApiSpider):
             fields=tuple(self.config.fields)
             + tuple(f for f in self.needed_fields if f not in self.config.fields),
             parent=parent,
+            depth=self.chains[parent].depth + 1 if parent in self.chains else 0,
         )
 
     # --- what a page may hold, and where a chain continues ---------------------------
@@ -164,6 +165,10 @@ class VideosSpider(ResearchApiSpider):
         parts = min(rest.days, math.ceil(left / per_chain))
         if left <= per_chain:
             return ()
+        if 2 * parts > rest.days:
+            # Near one chain a day anyway: make it exactly that, so a busy day shows itself
+            # on its own first page (and is cut by field) one level sooner.
+            parts = rest.days
         query = chain.body["query"]
         suffix = chain.id.partition("-".join(chain.window.api_dates()))[2] if chain.window else ""
         if parts < 2:  # one busy day left (an event): cut it by a field instead

@@ -226,7 +226,9 @@ class ApiRetryMiddleware:
         if request.meta.get(meta.CHAIN) is None:
             return
         event = self.breaker.record(
-            failed, probe=bool(request.meta.pop(PROBE, False)), key=_failure_key(request)
+            failed,
+            probe=bool(request.meta.pop(PROBE, False)),
+            key=_failure_key(request) if failed else (),  # only failures are compared
         )
         if event is None:
             return

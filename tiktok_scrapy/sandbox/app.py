@@ -388,15 +388,9 @@ def scope_refusal(state: SandboxState, endpoint: Endpoint, client: str) -> web.R
     )
 
 
-def answer(
-    state: SandboxState,
-    dataset: Dataset,
-    endpoint: Endpoint,
-    client: str | None,
-    raw: bytes,
-    fields: str | None,
-) -> web.Response:
-    """Auth, quota, faults, validation and serving, in the order the real API seems to use."""
+def gate(state: SandboxState, endpoint: Endpoint, client: str | None) -> web.Response | None:
+    """What every data endpoint answers before looking at the request: a missing token,
+    a missing approval, a spent quota (the request is charged here), a server fault."""
     if client is None:
         return error_response(
             state,
@@ -418,6 +412,20 @@ def answer(
         return error_response(state, 500, "internal_error", faults.INTERNAL_ERROR_MESSAGE)
     if fault == 504:
         return web.Response(status=504, body=faults.HTML_504, content_type="text/html")
+    return None
+
+
+def answer(
+    state: SandboxState,
+    dataset: Dataset,
+    endpoint: Endpoint,
+    client: str | None,
+    raw: bytes,
+    fields: str | None,
+) -> web.Response:
+    """Auth, quota, faults, validation and serving, in the order the real API seems to use."""
+    if (refused := gate(state, endpoint, client)) is not None:
+        return refused
     try:
         body = parse_body(raw)
         unknown = sorted(set(body) - BODY_KEYS[endpoint.name])

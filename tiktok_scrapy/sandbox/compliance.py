@@ -44,6 +44,7 @@ from tiktok_scrapy.sandbox.app import (
     admin_json,
     envelope,
     error_response,
+    gate,
     json_response,
     parse_body,
 )
@@ -226,25 +227,8 @@ async def _answer(
     client: str | None,
     serve: Serve,
 ) -> web.Response | tuple[web.Response, Any]:
-    if client is None:
-        return error_response(
-            state,
-            401,
-            "access_token_invalid",
-            "The access token is invalid or not found in the request.",
-        )
-    if not state.spend(client, endpoint.family):
-        return error_response(
-            state,
-            429,
-            "rate_limit_exceeded",
-            f"Daily {endpoint.family} quota spent; it resets at 00:00 UTC.",
-        )
-    fault = faults.server_fault(state)
-    if fault == 500:
-        return error_response(state, 500, "internal_error", faults.INTERNAL_ERROR_MESSAGE)
-    if fault == 504:
-        return web.Response(status=504, body=faults.HTML_504, content_type="text/html")
+    if (refused := gate(state, endpoint, client)) is not None:
+        return refused
     try:
         return await serve(request, state, dataset)
     except ApiError as exc:

@@ -90,6 +90,13 @@ def test_resume_goes_to_this_runs_api_after_its_address_changed(make_sandbox, tm
     assert second.url != first.url
     resumed = run_crawl("videos", CONFIG, second.url, tmp_path, jobdir)
     assert resumed.returncode == 0, resumed.log[-3000:]
+    # A search_id of the old server is refused once per chain, not retried.
+    refused = Counter(
+        (r["body"]["start_date"], r["body"]["end_date"])
+        for r in second.requests()
+        if r["status"] == 400
+    )
+    assert refused and max(refused.values()) == 1, refused
     assert "Connection refused" not in resumed.log
     assert ids(resumed) == truth(second)
     assert resumed.stats["tiktok/verdict"] == "complete"

@@ -212,7 +212,16 @@ class ResearchApiSpider(Spider):
             self.states[chain.id] = state
             if state.finished:
                 continue
-            yield self._page_request(chain, state)
+            request = self._page_request(chain, state)
+            if state.search_id and chain.endpoint.sends_search_id:
+                # A search_id stored by an earlier run is likely expired (or from another
+                # server): when the API says so, continue without it at once instead of
+                # spending TIKTOK_SEARCH_ID_RETRY_TIMES requests on retries meant for a
+                # just-issued one.
+                request.meta[meta.SEARCH_ID_RETRIES] = self.settings.getint(
+                    "TIKTOK_SEARCH_ID_RETRY_TIMES"
+                )
+            yield request
 
     def _all_chains(self, stored: dict[str, ChainState]) -> Iterator[Chain]:
         for chain in self.plan():

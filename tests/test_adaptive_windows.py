@@ -20,7 +20,7 @@ import pytest
 from crawling import SANDBOX_KEY, SANDBOX_SECRET, run_crawl
 
 from tiktok_scrapy.api.endpoints import VIDEO_LENGTHS
-from tiktok_scrapy.checkpoints import CheckpointStore
+from tiktok_scrapy.chains.store import CheckpointStore
 from tiktok_scrapy.sandbox import SandboxThread
 
 QUERY = {

@@ -343,9 +343,9 @@ def test_an_inclusive_time_cursor_does_not_repeat_an_edge() -> None:
     edges = [(i["source"], i["target"], i["display_name"]) for i in items + items2]
     assert edges == [(n, "x", n.upper()) for n in [*first, "g1"]]
     assert spider.crawler.stats.get_value("tiktok/items/boundary_repeats") == 2
-    state = spider.states["followers:username=x"]
+    state = spider.core.state("followers:username=x")
     assert state.extra["boundary"] == ["f28", "f29", "g1"]  # memory stays small
-    assert len(spider.states["followers:username=x"].extra["boundary"]) <= BOUNDARY_MEMORY
+    assert len(spider.core.state("followers:username=x").extra["boundary"]) <= BOUNDARY_MEMORY
 
 
 def test_liked_videos_send_back_a_millisecond_cursor_and_skip_repeats() -> None:

@@ -10,7 +10,7 @@ from scrapy.settings import Settings
 from tiktok_scrapy import settings as project_settings
 from tiktok_scrapy.addons import TikTokAddon
 from tiktok_scrapy.config import load_config
-from tiktok_scrapy.feedstorage import FLUSH_BYTES, LineBatchFile, flush_feeds
+from tiktok_scrapy.feedstorage import FLUSH_BYTES, LineBatchFile
 from tiktok_scrapy.items import Video
 
 
@@ -21,7 +21,8 @@ def test_lines_reach_the_file_on_flush_whole_and_in_order(tmp_path: Path) -> Non
     first.write(b'{"id": 2}\n')
     second.write(b'{"id": 3}\n')
     assert path.read_bytes() == b""  # nothing before the page's commit asks for it
-    flush_feeds()  # what the spider calls before committing a checkpoint
+    first.flush()  # what the chain core calls before committing a checkpoint
+    second.flush()
     assert path.read_bytes() == b'{"id": 1}\n{"id": 2}\n'
     assert (tmp_path / "users.jsonl").read_bytes() == b'{"id": 3}\n'
     first.write(b'{"id": 4}\n')

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from crawling import ALL_VIDEOS, crawl_command, env_for_subprocess, run_crawl
 
-from tiktok_scrapy.checkpoints import CheckpointStore
-from tiktok_scrapy.jobdir_lock import JobdirLock
+from tiktok_scrapy.chains.lock import JobdirLock
+from tiktok_scrapy.chains.store import CheckpointStore
 from tiktok_scrapy.verdict import (
     EXIT_AUTH,
     EXIT_INCOMPLETE,
@@ -251,7 +251,7 @@ def test_nothing_to_do_is_complete_and_keeps_the_totals(make_sandbox, tmp_path):
 def test_videos_outside_the_window_asked_for_are_an_error_not_data():
     from scrapy.utils.test import get_crawler
 
-    from tiktok_scrapy.checkpoints import ChainState
+    from tiktok_scrapy.chains import ChainState
     from tiktok_scrapy.spiders.videos import VideosSpider
 
     config = json.dumps({**CONFIG, "end_date": "2024-01-01"})
@@ -269,7 +269,7 @@ def test_videos_outside_the_window_asked_for_are_an_error_not_data():
 def test_a_page_not_newest_first_is_never_cut_or_skipped_past():
     from scrapy.utils.test import get_crawler
 
-    from tiktok_scrapy.checkpoints import ChainState
+    from tiktok_scrapy.chains import ChainState
     from tiktok_scrapy.spiders.videos import VideosSpider
 
     config = json.dumps({**CONFIG, "window_days": None})

@@ -29,7 +29,8 @@ from scrapy.exceptions import NotConfigured
 from scrapy.settings import BaseSettings
 
 from tiktok_scrapy.api.windows import Window, utc_today
-from tiktok_scrapy.checkpoints import FINISHED_STATES, ChainState, CheckpointStore
+from tiktok_scrapy.chains import FINISHED_STATES, ChainCore, core_of
+from tiktok_scrapy.chains.chain import window_chain_id
 from tiktok_scrapy.config import ConfigError, VideosConfig
 
 logger = logging.getLogger(__name__)
@@ -141,8 +142,9 @@ def prepare_daily(config: VideosConfig, settings: BaseSettings) -> tuple[list[da
 class DailyMode:
     """Plans a daily-mode videos crawl from its ledger and records the days it finished."""
 
-    def __init__(self, crawler: Crawler, config: VideosConfig) -> None:
+    def __init__(self, crawler: Crawler, core: ChainCore, config: VideosConfig) -> None:
         self.crawler = crawler
+        self.core = core
         self.config = config
         self.today = run_today(crawler.settings)
         self.ledger = DayLedger(state_dir(crawler.settings, config))
@@ -151,12 +153,16 @@ class DailyMode:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DailyMode:
-        config = getattr(crawler.spider, "config", None)
-        if not isinstance(config, VideosConfig) or config.mode != "daily":
+        core = core_of(crawler)
+        config = core.config if core else None
+        if core is None or not isinstance(config, VideosConfig) or config.mode != "daily":
             raise NotConfigured  # not a daily-mode videos crawl
-        mode = cls(crawler, config)
+        mode = cls(crawler, core, config)
         mode._log_plan()
-        mode._reopen_jobdir(crawler.settings.get("JOBDIR"))
+        # A JOBDIR reused run after run: not "finished", and days to re-crawl start over.
+        core.reopen_finished(
+            window_chain_id("videos", *Window(d, d).api_dates()) for d in mode.recrawl
+        )
         return mode
 
     def _log_plan(self) -> None:
@@ -171,31 +177,11 @@ class DailyMode:
         self.crawler.stats.set_value("tiktok/daily/days", len(self.new))
         self.crawler.stats.set_value("tiktok/daily/recrawl_days", len(self.recrawl))
 
-    def _reopen_jobdir(self, jobdir: str | None) -> None:
-        """A JOBDIR reused run after run: not "finished", and days to re-crawl start over."""
-        if not jobdir:
-            return
-        store = CheckpointStore(jobdir)
-        try:
-            store.set_meta("finished", False)
-            prefixes = tuple(f"videos:{d:%Y%m%d}-{d:%Y%m%d}" for d in self.recrawl)
-            for chain_id, state in store.load().items():
-                if prefixes and chain_id.startswith(prefixes) and state.finished:
-                    store.save(ChainState(chain_id, spec=state.spec))
-        finally:
-            store.close()
-
     def spider_closed(self, reason: str) -> None:
-        spider = self.crawler.spider
-        if spider.tracker.pending_pages():
+        if self.core.pending_pages():
             logger.warning("Daily mode: some items were not stored; no day is marked crawled.")
             return
-        chains = [
-            (c.window, spider.states[c.id].state)
-            for c in spider.chains.values()
-            if c.id in spider.states
-        ]
-        done = complete_days(chains)
+        done = complete_days(self.core.windows())
         for day in sorted(done):
             self.ledger.mark(day, self.today, recrawl=day in self.recrawl)
         self.ledger.save()

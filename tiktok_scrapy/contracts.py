@@ -28,7 +28,6 @@ from typing import Any
 from scrapy.contracts import Contract
 
 from tiktok_scrapy.cassettes import META_KEY, read_index
-from tiktok_scrapy.checkpoints import ChainState
 from tiktok_scrapy.config import load_config
 
 
@@ -56,19 +55,19 @@ class CassetteContract(Contract):
                 f"@cassette {cassette}: recorded with the {index.get('spider')} "
                 f"spider, not {spider.name}"
             )
-        spider.config = load_config(spider.name, json.dumps(index["config"]))
+        spider.use_config(load_config(spider.name, json.dumps(index["config"])))
         # Several callbacks may check the same cassette: each takes a chain of its own, as
         # one chain's first page is recorded (and admitted by the chain gate) once.
-        free = [chain for chain in spider.plan() if chain.id not in spider.expected]
+        free = [chain for chain in spider.plan() if not spider.core.expects(chain.id)]
         if not free:
             raise ValueError(
                 f"@cassette {cassette}: every chain of this cassette is taken by "
                 f"another callback's contract — record a cassette with more inputs"
             )
         chain = free[0]
-        spider.chains[chain.id] = chain
-        spider.states[chain.id] = ChainState(chain.id)
-        request = spider._page_request(chain, spider.states[chain.id])
+        state = spider.core.add(chain)
+        assert state is not None
+        request = spider.page_request(chain, state)
         args.update(
             url=request.url,
             method=request.method,

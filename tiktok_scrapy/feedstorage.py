@@ -3,22 +3,22 @@
 Scrapy's FileFeedStorage writes through Python's buffer, flushed at close: a ``kill -9``
 would lose the last few kilobytes of items whose chains were already checkpointed, and a
 buffer flushed mid-line leaves a broken JSON line. Here whole ``write`` calls (one exported
-line each, for JSON Lines) are collected and handed to the OS together, by
-``flush_feeds()`` — which the spider calls before it commits a page's checkpoint — or once
-``FLUSH_BYTES`` have piled up. One ``write`` syscall a page instead of one an item.
+line each, for JSON Lines) are collected and handed to the OS together: before each
+checkpoint commit (the storage registers the file's ``flush`` with the crawl's chain core)
+or once ``FLUSH_BYTES`` have piled up. One ``write`` syscall a page instead of one an item.
 """
 
 from __future__ import annotations
 
-import weakref
 from pathlib import Path
 from typing import IO, Any
 
+from scrapy.crawler import Crawler
 from scrapy.extensions.feedexport import FileFeedStorage
 
-FLUSH_BYTES = 1 << 20
+from tiktok_scrapy.chains import core_of
 
-_open_files: weakref.WeakSet[LineBatchFile] = weakref.WeakSet()
+FLUSH_BYTES = 1 << 20
 
 
 class LineBatchFile:
@@ -28,7 +28,6 @@ class LineBatchFile:
         self._raw = path.open(mode, buffering=0)
         self._parts: list[bytes] = []
         self._size = 0
-        _open_files.add(self)
 
     def write(self, data: bytes) -> int:
         self._parts.append(bytes(data))
@@ -38,7 +37,7 @@ class LineBatchFile:
         return len(data)
 
     def flush(self) -> None:
-        if self._parts:
+        if self._parts and not self._raw.closed:
             self._raw.write(b"".join(self._parts))
             self._parts.clear()
             self._size = 0
@@ -46,7 +45,6 @@ class LineBatchFile:
     def close(self) -> None:
         self.flush()
         self._raw.close()
-        _open_files.discard(self)
 
     @property
     def closed(self) -> bool:
@@ -56,14 +54,30 @@ class LineBatchFile:
         return getattr(self._raw, name)
 
 
-def flush_feeds() -> None:
-    """Hand every open feed file's pending lines to the OS (before a checkpoint commit)."""
-    for file in list(_open_files):
-        file.flush()
-
-
 class PageFlushedFileFeedStorage(FileFeedStorage):
+    """``file://`` feeds (and plain paths) written as ``LineBatchFile``s."""
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        feed_options: dict[str, Any] | None = None,
+        crawler: Crawler | None = None,
+    ) -> None:
+        super().__init__(uri, feed_options=feed_options)
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(
+        cls, crawler: Crawler, uri: str, *, feed_options: dict[str, Any] | None = None
+    ) -> PageFlushedFileFeedStorage:
+        return cls(uri, feed_options=feed_options, crawler=crawler)
+
     def open(self, spider: Any) -> IO[Any]:
         path = Path(self.path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        return LineBatchFile(path, self.write_mode)  # type: ignore[return-value]
+        file = LineBatchFile(path, self.write_mode)
+        core = core_of(self.crawler)
+        if core is not None:  # a crawl without chains has no commits to precede
+            core.before_commit(file.flush)
+        return file  # type: ignore[return-value]

@@ -207,18 +207,26 @@ def append_audit(path: Path, entry: dict[str, Any]) -> None:
         os.fsync(audit.fileno())
 
 
-def run_purge(spider: Any, checked: dict[str, int], gone: Gone) -> dict[str, Any]:
-    """Purge what ``gone`` lists from the refresh's source (files or MongoDB); audit it."""
+def run_purge(
+    config: Any,
+    settings: Any,
+    sources: dict[str, list],
+    crawl_id: str,
+    checked: dict[str, int],
+    gone: Gone,
+) -> dict[str, Any]:
+    """Purge what ``gone`` lists from the refresh's source (files or MongoDB); audit it.
+
+    ``sources`` are the files the refresh read its ids from, per category."""
     from tiktok_scrapy.storage.mongo import make_client, mongodb_uri
 
-    config, settings = spider.config, spider.settings
     from_output = config.resolve(config.from_output) if config.from_output else None
     deleted: dict[str, int] = {}
     source: str
     uri = mongodb_uri(settings)
     if from_output is not None:
         source = str(from_output)
-        files = files_to_purge(spider.sources, from_output)
+        files = files_to_purge(sources, from_output)
         deleted.update(purge_files(files, gone, config.keep_originals))
     if uri:
         source = "mongodb" if from_output is None else f"{source} and mongodb"
@@ -230,7 +238,7 @@ def run_purge(spider: Any, checked: dict[str, int], gone: Gone) -> dict[str, Any
             client.close()
     entry = {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "crawl_id": spider.crawl_id,
+        "crawl_id": crawl_id,
         "job": settings.get("JOBDIR"),
         "method": config.method,
         "source": source,
@@ -257,5 +265,4 @@ def run_purge(spider: Any, checked: dict[str, int], gone: Gone) -> dict[str, Any
         ", ".join(f"{k}: {v}" for k, v in deleted.items()) or "nothing to delete",
         audit,
     )
-    spider.crawler.stats.set_value("tiktok/refresh/purged", entry["deleted_total"])
     return entry

@@ -28,11 +28,11 @@ from scrapy.exceptions import CloseSpider, UsageError
 from scrapy.settings import BaseSettings
 from scrapy.spiderloader import get_spider_loader
 
-from tiktok_scrapy.checkpoints import CheckpointError, CheckpointStore
+from tiktok_scrapy.chains.lock import JobdirLocked, check_free
+from tiktok_scrapy.chains.store import CheckpointError, CheckpointStore
 from tiktok_scrapy.commands.plan import plan_text
 from tiktok_scrapy.config import ConfigError
 from tiktok_scrapy.config_help import config_help
-from tiktok_scrapy.jobdir_lock import JobdirLocked, check_free
 from tiktok_scrapy.preflight import BAD_INPUT, check_spider, flag, one_line, preflight
 from tiktok_scrapy.verdict import EXIT_ERROR, EXIT_USAGE, exit_status
 

@@ -19,7 +19,7 @@ from scrapy.exceptions import CloseSpider, UsageError
 from scrapy.utils.conf import arglist_to_dict
 
 from tiktok_scrapy.addons import with_sandbox_quota
-from tiktok_scrapy.checkpoints import CheckpointStore
+from tiktok_scrapy.chains.store import CheckpointStore
 from tiktok_scrapy.commands.validate import add_spider_args
 from tiktok_scrapy.config import NetworkConfig, VideosConfig
 from tiktok_scrapy.continuous import DayLedger, newest_day, prepare_daily, run_today, state_dir

@@ -16,6 +16,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
+from tiktok_scrapy.chains import core_of
 from tiktok_scrapy.signals import page_recorded
 from tiktok_scrapy.storage.mongo import mongodb_uri
 
@@ -30,7 +31,7 @@ class PageLog:
         settings = crawler.settings
         if not settings.getbool("TIKTOK_PAGE_RECORDS") or mongodb_uri(settings):
             raise NotConfigured
-        if getattr(crawler.spider, "config", None) is None:
+        if (core := core_of(crawler)) is None or core.config is None:  # no crawl config
             raise NotConfigured
         ext = cls(Path(settings["TIKTOK_OUTPUT_DIR"]) / "pages.jsonl")
         crawler.signals.connect(ext.write, signal=page_recorded)

@@ -9,7 +9,7 @@ all known, pages, items, requests, quota left today and an estimate of the time 
   ``TIKTOK_PROGRESS_INTERVAL`` seconds, with the same numbers.
 - At the end: one summary line, and a warning when the crawl finished with no record at
   all (a query that matches nothing ends otherwise without a word).
-Chain counts come from the spider's ``progress()`` and, for the total, its ``plan()``
+Chain counts come from the chain core's ``progress()`` and, for the total, its ``plan()``
 (counted once at the start); quota from the quota middleware's ledger. The estimate is
 the rate of chains finished so far applied to those left: rough when chains differ in
 size, and said so ("about").
@@ -30,6 +30,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from twisted.internet import task
 
+from tiktok_scrapy.chains import ChainCore, core_of
 from tiktok_scrapy.middlewares.quota import find_quota_middleware
 
 logger = logging.getLogger(__name__)
@@ -140,8 +141,9 @@ def bar_view(s: Snapshot) -> Any:
 
 
 class Progress:
-    def __init__(self, crawler: Crawler, interval: float, bar: bool) -> None:
+    def __init__(self, crawler: Crawler, core: ChainCore, interval: float, bar: bool) -> None:
         self.crawler = crawler
+        self.core = core
         self.interval = interval
         self.bar = bar
         self.started = time.monotonic()
@@ -154,21 +156,22 @@ class Progress:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Progress:
-        if getattr(crawler.spider, "config", None) is None:
+        core = core_of(crawler)
+        if core is None or core.config is None:
             raise NotConfigured
         settings = crawler.settings
         interval = settings.getfloat("TIKTOK_PROGRESS_INTERVAL")
         bar = interval > 0 and use_bar(
             settings.get("TIKTOK_PROGRESS_DISPLAY"), settings.get("LOG_FILE")
         )
-        ext = cls(crawler, interval, bar)
+        ext = cls(crawler, core, interval, bar)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         return ext
 
     # --- numbers -------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
-        p = self.crawler.spider.progress()
+        p = self.core.progress()
         return Snapshot(
             chains=max(p["chains"], self.planned),
             done=p["done"],
@@ -194,7 +197,7 @@ class Progress:
         except Exception:  # the ledger is closing or unreachable: keep the last numbers
             return self._quota
         quota = {}
-        used_here = {self.crawler.spider.endpoint.family.value, *middleware.spent_this_crawl}
+        used_here = {*self.core.families(), *middleware.spent_this_crawl}
         for family, limit in middleware.limits.items():
             if family not in used_here:
                 continue
@@ -206,8 +209,6 @@ class Progress:
 
     # --- output --------------------------------------------------------------------------
     def spider_opened(self) -> None:
-        if not hasattr(self.crawler.spider, "progress"):
-            return
         self.planned = planned_chains(self.crawler.spider)
         if self.bar:
             self._start_bar()
@@ -269,8 +270,6 @@ class Progress:
         if self._first is not None and self._first.active():
             self._first.cancel()
         self._stop_bar()
-        if not hasattr(self.crawler.spider, "progress"):
-            return
         self._quota_at = -QUOTA_CACHE_SECONDS  # fresh numbers for the last line
         snapshot = self.snapshot()
         logger.info("Progress at the end (%s): %s.", reason, snapshot.line())
@@ -280,5 +279,5 @@ class Progress:
                 "Check its values (a placeholder id such as the example's music_id, a "
                 "misspelt hashtag or username, a window less than 48 h old) with "
                 "`scrapy plan %s -a config=...`.",
-                self.crawler.spider.name,
+                self.core.spider_name,
             )

@@ -38,6 +38,7 @@ from scrapy.http import Response
 from tiktok_scrapy import meta
 from tiktok_scrapy.api.endpoints import ENDPOINTS, endpoint_for_url
 from tiktok_scrapy.api.errors import Outcome, classify
+from tiktok_scrapy.chains import core_of
 from tiktok_scrapy.extensions.statsfile import accumulate
 from tiktok_scrapy.middlewares.quota import daily_limits, find_quota_middleware
 from tiktok_scrapy.reporting import document
@@ -130,7 +131,8 @@ class CrawlReport:
     def from_crawler(cls, crawler: Crawler) -> CrawlReport:
         if not crawler.settings.getbool("TIKTOK_REPORT_ENABLED"):
             raise NotConfigured
-        if getattr(crawler.spider, "config", None) is None:
+        core = core_of(crawler)
+        if core is None or core.config is None:
             raise NotConfigured
         report = cls(crawler, Path(crawler.settings["TIKTOK_OUTPUT_DIR"]))
         crawler.signals.connect(report.page_items, signal=page_items)
@@ -242,7 +244,8 @@ class CrawlReport:
     # --- the end -------------------------------------------------------------------------
     def facts(self, reason: str) -> CrawlFacts:
         stats = crawl_stats(self.crawler)
-        spider = self.crawler.spider
+        core = core_of(self.crawler)
+        assert core is not None and core.config is not None
         settings = self.crawler.settings
         limits = daily_limits(settings)
         left = self._left_today()
@@ -251,16 +254,16 @@ class CrawlReport:
         started = start.strftime("%Y-%m-%d %H:%M:%S") if isinstance(start, datetime) else "?"
         duration = self._seconds()
         return CrawlFacts(
-            spider=spider.name,
-            query_id=spider.config.query_id(),
-            crawl_id=str(getattr(spider, "crawl_id", "")),
+            spider=core.spider_name,
+            query_id=core.config.query_id(),
+            crawl_id=core.crawl_id,
             verdict=stats.get("tiktok/verdict"),
             verdict_reason=stats.get("tiktok/verdict/reason"),
             finish_reason=reason,
             started=started,
             finished=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
             duration=duration,
-            config=spider.config.to_jsonable(),
+            config=core.config.to_jsonable(),
             items_by_type=self.items_by_type.most_common(),
             queries=list(self.queries.values())[:MAX_QUERIES],
             queries_total=len(self.queries),
@@ -309,12 +312,12 @@ class CrawlReport:
         )
 
     def _chains(self) -> list[ChainRow]:
-        spider = self.crawler.spider
-        states = getattr(spider, "states", {}) or {}
-        chains = getattr(spider, "chains", {}) or {}
+        core = core_of(self.crawler)
+        assert core is not None
         rows = []
-        for chain_id, state in states.items():
-            chain = chains.get(chain_id)
+        for state in core.states():
+            chain_id = state.id
+            chain = core.chains.get(chain_id)
             window = getattr(chain, "window", None)
             rows.append(
                 ChainRow(

@@ -19,6 +19,8 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
+from tiktok_scrapy.chains import core_of
+
 # Stats that describe the crawl's state or one moment, not an amount: the latest run's.
 LATEST = (
     "finish_",
@@ -42,7 +44,7 @@ class StatsFile:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StatsFile:
-        if getattr(crawler.spider, "config", None) is None:
+        if (core := core_of(crawler)) is None or core.config is None:  # no crawl config
             raise NotConfigured
         ext = cls(crawler)
         # Connected late so that it runs after the stats have their final values.

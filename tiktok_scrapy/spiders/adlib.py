@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from tiktok_scrapy.chains import Chain
 from tiktok_scrapy.config import AdsConfig, CommercialContentConfig
 from tiktok_scrapy.items import Ad, AdDetail, Advertiser, ApiItem, CommercialContent
-from tiktok_scrapy.spiders.base import Chain, ResearchApiSpider
+from tiktok_scrapy.spiders.base import ResearchApiSpider
 from tiktok_scrapy.spiders.inputs import InputSpider
 
 

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, ClassVar
@@ -32,74 +30,25 @@ from tiktok_scrapy import meta
 from tiktok_scrapy.api.endpoints import ENDPOINTS, Endpoint
 from tiktok_scrapy.api.errors import Outcome, classify
 from tiktok_scrapy.api.windows import Window
-from tiktok_scrapy.checkpoints import (
+from tiktok_scrapy.chains import (
+    COMPLETE_ENDS,
     DONE,
     FAILED,
     OPEN,
     SPLIT,
+    Chain,
+    ChainCore,
     ChainState,
-    CheckpointError,
-    CheckpointStore,
     copy_state,
 )
 from tiktok_scrapy.config import ConfigError, CrawlConfig, load_config
-from tiktok_scrapy.feedstorage import flush_feeds
 from tiktok_scrapy.items import ApiItem
-from tiktok_scrapy.jobdir_lock import JobdirLock, JobdirLocked
-from tiktok_scrapy.page_tracker import PageKey, PageTracker
 from tiktok_scrapy.signals import page_items, page_recorded
-from tiktok_scrapy.verdict import COMPLETE, INCOMPLETE, INCOMPLETE_CHAINS
+from tiktok_scrapy.verdict import INCOMPLETE_CHAINS
 
-# Reasons a chain ends with all its data: the API said has_more false, hit a documented cap
-# (comments), or the config's own cap. Every other end is incomplete (state FAILED) and the
-# next run of the same JOBDIR retries the chain from where it stopped.
-COMPLETE_ENDS = frozenset({"complete", "cap_reached", "edge_cap"})
+__all__ = ["COMPLETE_ENDS", "Chain", "ResearchApiSpider"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Chain:
-    """One paginated sequence: endpoint + body (without cursor/search_id) + its input."""
-
-    id: str
-    endpoint: Endpoint
-    body: dict
-    input: Any
-    window: Window | None = None
-    fields: tuple[str, ...] | None = None
-    parent: str | None = None
-    # Cuts and splits between this chain and the one the config planned. Deeper chains are
-    # requested first: they hold the busiest days, so they set the crawl's wall time.
-    depth: int = 0
-    # What a chain's requests need beyond its body (refresh: a task's category and ids);
-    # rebuilt from the config on resume, so not part of ``spec()``.
-    extra: dict = field(default_factory=dict, compare=False)
-
-    def spec(self) -> dict:
-        """Enough to rebuild a chain that the config alone does not imply (splits)."""
-        return {
-            "endpoint": self.endpoint.name,
-            "body": self.body,
-            "input": self.input,
-            "window": self.window.to_json() if self.window else None,
-            "fields": list(self.fields) if self.fields else None,
-            "parent": self.parent,
-            "depth": self.depth,
-        }
-
-    @classmethod
-    def from_spec(cls, chain_id: str, spec: dict) -> Chain:
-        return cls(
-            id=chain_id,
-            endpoint=ENDPOINTS[spec["endpoint"]],
-            body=spec["body"],
-            input=spec["input"],
-            window=Window.from_json(spec["window"]) if spec.get("window") else None,
-            fields=tuple(spec["fields"]) if spec.get("fields") else None,
-            parent=spec.get("parent"),
-            depth=int(spec.get("depth") or 0),
-        )
 
 
 def _truthy(value: Any) -> bool:
@@ -107,54 +56,52 @@ def _truthy(value: Any) -> bool:
 
 
 class ResearchApiSpider(Spider):
-    """Base of every Research API spider."""
+    """Base of every Research API spider: what a crawl asks for and how pages become items.
+
+    The chains' states live in the crawl's ``ChainCore`` (``self.core``); this class plans
+    chains, builds their requests and turns each page into items and the chain's next state.
+    """
 
     endpoint_name: ClassVar[str]
     item_class: ClassVar[type[ApiItem]]
     # The cassette (fixtures/cassettes/<name>) `scrapy check` replays; default: the name.
     cassette: ClassVar[str | None] = None
+    core: ChainCore
 
     def __init__(self, config: str | None = None, force: Any = False, **kwargs: Any) -> None:
         private = {k: v for k, v in kwargs.items() if k.startswith("_")}  # scrapyd's _job
         overrides = {k: v for k, v in kwargs.items() if not k.startswith("_")}
         super().__init__(**private)
         # `scrapy check` builds every spider with no arguments; its @cassette contract then
-        # gives the spider the config recorded with the cassette.
+        # gives the spider the config recorded with the cassette (``use_config``).
         checking = config is None and not overrides and os.environ.get("SCRAPY_CHECK")
         self.config: CrawlConfig = (
             None if checking else load_config(self.name, config, overrides)  # type: ignore[assignment]
         )
         self.force = _truthy(force)
+        self.config_arg = config  # how the config was given, for the "retry with" line
         self.endpoint: Endpoint = ENDPOINTS[self.endpoint_name]
-        self.chains: dict[str, Chain] = {}
-        self.states: dict[str, ChainState] = {}  # in-memory, ahead of the committed ones
-        self.expected: dict[str, tuple[int, int]] = {}  # chain → (epoch, page) allowed next
-        self._claims: dict[str, tuple[tuple[int, int], str]] = {}
-        self.crawl_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
-        self.config_arg = config  # how the config was given, for the "resume with" line
-        self.store: CheckpointStore | None = None
-        self._lock: JobdirLock | None = None
-        self.tracker = PageTracker(self._commit)
-        self._pages_at_start = 0
-        self.requests_sent = 0
         self._unauthorised = False
 
     # --- Scrapy wiring -----------------------------------------------------------------
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ResearchApiSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        crawler.signals.connect(spider._connect_item_signals, signal=signals.spider_opened)
-        crawler.signals.connect(spider._spider_closed, signal=signals.spider_closed)
+        spider.core = ChainCore(
+            crawler,
+            spider.config,
+            spider_name=spider.name,
+            config_arg=spider.config_arg,
+            force=spider.force,
+        )
+        spider.core.on_commit(spider.chain_committed)
         crawler.signals.connect(spider._spider_idle, signal=signals.spider_idle)
         return spider
 
-    def _connect_item_signals(self) -> None:
-        # Connected now, after the extensions (the feed exporter among them), so that an
-        # item counts as handed on only after every other item_scraped handler has run.
-        signals_ = self.crawler.signals
-        signals_.connect(self._item_scraped, signal=signals.item_scraped)
-        signals_.connect(self._item_dropped, signal=signals.item_dropped)
-        signals_.connect(self._item_error, signal=signals.item_error)
+    def use_config(self, config: CrawlConfig) -> None:
+        """Crawl with ``config`` (``scrapy check``'s cassettes bring their own)."""
+        self.config = config
+        self.core.config = config
 
     @property
     def api_url(self) -> str:
@@ -186,33 +133,19 @@ class ResearchApiSpider(Spider):
         """Cursor for a chain's first page (None: send none)."""
         return chain.endpoint.first_cursor
 
+    def chain_committed(self, state: ChainState) -> None:
+        """Hook: a chain's state was just committed (the network spider grows levels here)."""
+
     # --- start ---------------------------------------------------------------------------
     async def start(self) -> AsyncIterator[Request]:
-        self._open_store()
-        stored = self.store.load() if self.store else {}
-        finished = sum(1 for s in stored.values() if s.finished)
-        self._pages_at_start = sum(s.pages for s in stored.values())
-        if stored:
-            logger.info(
-                "Resuming from %s: %d chains stored, %d finished.",
-                self.store.path,
-                len(stored),
-                finished,
-            )
+        stored = self.core.open()
         try:
-            chains = list(self._all_chains(stored))
+            chains = list(self.core.start_chains(self.plan(), stored))
         except ConfigError as error:  # e.g. an input file that has gone missing
             logger.error("Config: %s", error)
             raise CloseSpider("config_error") from None
-        for chain in chains:
-            state = stored.get(chain.id) or ChainState(chain.id)
-            if state.state == FAILED:  # a chain that ended incomplete last time: again
-                state = copy_state(state, state=OPEN, reason=None, empty_pages=0)
-            state.idle_restarts = 0
-            self.states[chain.id] = state
-            if state.finished:
-                continue
-            request = self._page_request(chain, state)
+        for chain, state in chains:
+            request = self.page_request(chain, state)
             if state.search_id and chain.endpoint.sends_search_id:
                 # A search_id stored by an earlier run is likely expired (or from another
                 # server): when the API says so, continue without it at once instead of
@@ -223,60 +156,9 @@ class ResearchApiSpider(Spider):
                 )
             yield request
 
-    def _all_chains(self, stored: dict[str, ChainState]) -> Iterator[Chain]:
-        for chain in self.plan():
-            self.chains[chain.id] = chain
-            yield chain
-        for chain_id, state in stored.items():  # chains born from splits in earlier runs
-            if chain_id not in self.chains and state.spec:
-                chain = Chain.from_spec(chain_id, state.spec)
-                self.chains[chain_id] = chain
-                yield chain
-
-    def _open_store(self) -> None:
-        jobdir = self.settings.get("JOBDIR")
-        self.crawler.stats.set_value("tiktok/crawl_id", self.crawl_id)
-        try:
-            if jobdir:
-                self._lock = JobdirLock(jobdir).acquire()
-            self.store = CheckpointStore(jobdir)
-        except JobdirLocked as error:
-            logger.error("%s.", error)
-            raise CloseSpider("jobdir_locked") from None
-        except CheckpointError as error:
-            logger.error("JOBDIR %s: %s.", jobdir, error)
-            raise CloseSpider("checkpoint_error") from None
-        job_id = self.store.get_meta("job_id") or self.crawl_id
-        runs = int(self.store.get_meta("runs") or 0) + 1
-        self.store.set_meta("job_id", job_id)
-        self.store.set_meta("runs", runs)
-        self.crawler.stats.set_value("tiktok/job_id", job_id)
-        self.crawler.stats.set_value("tiktok/run", runs)
-        for warning in self.config.warnings:
-            logger.warning("Config: %s", warning)
-        fingerprint = self.config.fingerprint()
-        stored = self.store.get_meta("config_fingerprint")
-        if stored and stored != fingerprint and not self.force:
-            logger.error(
-                "JOBDIR %s belongs to a crawl with a different config; resume with the same "
-                "config, use a new JOBDIR, or add -a force=true to resume anyway.",
-                jobdir,
-            )
-            raise CloseSpider("config_mismatch")
-        if self.store.get_meta("finished") and not self.force:
-            logger.info(
-                "The crawl in JOBDIR %s is complete: nothing to do (use a new JOBDIR for a new "
-                "crawl).",
-                jobdir,
-            )
-            self.states.update(self.store.load())  # for the verdict: every chain, as stored
-            raise CloseSpider("already_finished")
-        self.store.set_meta("config_fingerprint", fingerprint)
-        self.store.set_meta("config", self.config.to_jsonable())
-        self.store.set_meta("spider", self.name)
-
     # --- requests ------------------------------------------------------------------------
-    def _page_request(self, chain: Chain, state: ChainState) -> JsonRequest:
+    def page_request(self, chain: Chain, state: ChainState) -> Request:
+        """The request for ``state``'s page of ``chain`` (the chain now expects it)."""
         body = dict(chain.body)
         endpoint = chain.endpoint
         if window := state.continuation.get("window"):  # a continuation over what is left
@@ -290,7 +172,7 @@ class ResearchApiSpider(Spider):
             body["search_id"] = state.search_id
         if endpoint.fields_in_body:
             body["fields"] = ",".join(chain.fields or endpoint.fields)
-        self.expected[chain.id] = (state.epoch, state.page)
+        self.core.expect(chain.id, state)
         return JsonRequest(
             chain.endpoint.url(self.api_url, chain.fields),
             data=body,
@@ -313,23 +195,6 @@ class ResearchApiSpider(Spider):
         the chain, instead of retrying at full size (videos: an adaptive wide window's
         first page)."""
         return False
-
-    def admit(self, request: Request) -> bool:
-        """Let through only the one request each chain expects next (see ChainGate)."""
-        chain_id = request.meta.get(meta.CHAIN)
-        if chain_id is None:
-            return True
-        key = (request.meta.get(meta.EPOCH, 0), request.meta.get(meta.PAGE, 0))
-        if self.expected.get(chain_id) != key:
-            return False
-        owner = self._claims.get(chain_id)
-        claim = request.meta.get(meta.CLAIM)
-        if owner is None or owner[0] != key:
-            claim = uuid.uuid4().hex
-            request.meta[meta.CLAIM] = claim
-            self._claims[chain_id] = (key, claim)
-            return True
-        return owner[1] == claim
 
     # --- responses -----------------------------------------------------------------------
     def parse_page(self, response: Response) -> Iterator[Any]:
@@ -409,15 +274,8 @@ class ResearchApiSpider(Spider):
         raise CloseSpider("scope_not_authorized")
 
     def chain_of(self, response: Response) -> tuple[Chain, ChainState] | None:
-        """The chain a response answers and its state, or None for a stale response (an
-        earlier page or epoch of its chain, e.g. a duplicate after a resume)."""
-        chain = self.chains[response.meta[meta.CHAIN]]
-        state = self.states[chain.id]
-        page, epoch = response.meta[meta.PAGE], response.meta.get(meta.EPOCH, 0)
-        if (epoch, page) != (state.epoch, state.page):
-            self.crawler.stats.inc_value("tiktok/pages/stale")
-            return None
-        return chain, state
+        """The chain a response answers and its state, or None for a stale response."""
+        return self.core.current(response)
 
     def _on_data(
         self,
@@ -474,7 +332,6 @@ class ResearchApiSpider(Spider):
         new_state.items = state.items + len(items)
         if items:
             new_state.idle_restarts = 0
-        self.states[chain.id] = new_state
         record["items"] = len(items)
         if reason and reason != "complete":
             record["outcome"] = reason
@@ -491,24 +348,18 @@ class ResearchApiSpider(Spider):
         self._send_record(record)
 
         crawl = self._provenance(chain, state, data, log_id)
-        key: PageKey = (chain.id, state.epoch, state.page)
         for item in items:
             item["_crawl"] = dict(crawl)
-        if status == OPEN:
-            self.expected[chain.id] = (new_state.epoch, new_state.page)
-            then: Callable[[], None] | None = partial(self._schedule, chain, new_state)
-            if not (self.store and self.store.durable) and not self.tracker.pending(chain.id):
-                # No JOBDIR, so no checkpoint for a kill to outrun: ask for the next page
-                # while this one's items are handed on (at most two pages of a chain held).
-                then()
-                then = None
-        else:
-            self.expected.pop(chain.id, None)
-            then = None
+        then = partial(self._schedule, chain, new_state) if status == OPEN else None
+        # No JOBDIR, so no checkpoint for a kill to outrun: ask for the next page while
+        # this one's items are handed on (at most two pages of a chain held).
+        at_once = then is not None and not self.core.durable and not self.core.holds_back(chain.id)
         self.crawler.stats.inc_value("tiktok/items", len(items))
         # A page without items commits (and requests its successor) at once; one with
         # items when the last of them has been handed on.
-        self.tracker.page_parsed(key, len(items), new_state, then)
+        self.core.advance(chain, state, new_state, len(items), None if at_once else then)
+        if at_once and then is not None:
+            then()
         if items:
             self.crawler.signals.send_catch_log(page_items, items=items)
         yield from items
@@ -529,7 +380,7 @@ class ResearchApiSpider(Spider):
         return ()
 
     def _adopt(self, children: list[tuple[Chain, ChainState]]) -> list[Request]:
-        """Register chains born at run time (cuts, splits), save them, request their pages.
+        """Register chains born at run time (cuts, splits) and request their first pages.
 
         A child an earlier run already saved (it was killed before its parent's page was
         committed) keeps its stored state. Saved at once, before the parent's end is
@@ -537,14 +388,9 @@ class ResearchApiSpider(Spider):
         """
         requests = []
         for child, child_state in children:
-            if child.id in self.states:
-                continue
-            self.chains[child.id] = child
-            child_state.spec = child.spec()
-            self.states[child.id] = child_state
-            if self.store:
-                self.store.save(child_state)
-            requests.append(self._page_request(child, child_state))
+            state = self.core.add(child, child_state)
+            if state is not None:
+                requests.append(self.page_request(child, state))
         return requests
 
     def accept_records(
@@ -576,8 +422,8 @@ class ResearchApiSpider(Spider):
 
     def _schedule(self, chain: Chain, state: ChainState) -> None:
         """Request a chain's next page (called once the previous page is committed)."""
-        if self.states.get(chain.id) is state:
-            self.crawler.engine.crawl(self._page_request(chain, state))
+        if self.core.is_current(chain.id, state):
+            self.crawler.engine.crawl(self.page_request(chain, state))
 
     def end_reason(
         self, chain: Chain, has_more: bool, sent: Any, next_cursor: Any, empty: int
@@ -599,7 +445,7 @@ class ResearchApiSpider(Spider):
 
     def _provenance(self, chain: Chain, state: ChainState, data: dict, log_id: str | None) -> dict:
         crawl = {
-            "crawl_id": self.crawl_id,
+            "crawl_id": self.core.crawl_id,
             "chain": chain.id,
             "endpoint": chain.endpoint.name,
             "query_id": self.config.query_id(),
@@ -622,10 +468,10 @@ class ResearchApiSpider(Spider):
         if failure.check(IgnoreRequest):
             return  # dropped on purpose (duplicate, quota stop, budget): the chain resumes
         request = failure.request
-        chain = self.chains.get(request.meta.get(meta.CHAIN))
+        chain = self.core.chains.get(request.meta.get(meta.CHAIN))
         if chain is None:
             return
-        state = self.states[chain.id]
+        state = self.core.state(chain.id)
         sent = (request.meta.get(meta.EPOCH, 0), request.meta.get(meta.PAGE))
         if sent != (state.epoch, state.page):
             return
@@ -639,11 +485,7 @@ class ResearchApiSpider(Spider):
 
     # --- chain state changes ---------------------------------------------------------------
     def _end_chain(self, chain: Chain, state: ChainState, status: str, reason: str) -> None:
-        new_state = copy_state(state, state=status, reason=reason[:500])
-        self.states[chain.id] = new_state
-        self.expected.pop(chain.id, None)
-        self.crawler.stats.inc_value(f"tiktok/chains/{status}")
-        self.tracker.page_parsed((chain.id, state.epoch, state.page), 0, new_state)
+        self.core.end(chain, state, status, reason)
 
     def _restart_chain(
         self, chain: Chain, state: ChainState, message: str, kind: str = "search_id_expired"
@@ -674,9 +516,8 @@ class ResearchApiSpider(Spider):
             else " from its first page",
         )
         self.crawler.stats.inc_value("tiktok/chains/restarted")
-        self.states[chain.id] = new_state
-        self.tracker.page_parsed((chain.id, state.epoch, state.page), 0, new_state)
-        yield self._page_request(chain, new_state)
+        self.core.restart(chain, state, new_state)
+        yield self.page_request(chain, new_state)
 
     def _on_gave_up(self, chain: Chain, state: ChainState, reason: str) -> Iterator[Request]:
         """Retries exhausted: split the chain if the subclass can, else mark it failed."""
@@ -699,19 +540,10 @@ class ResearchApiSpider(Spider):
         """Smaller chains covering the same ground (videos: halves of the window)."""
         return ()
 
-    def _commit(self, state: ChainState) -> None:
-        flush_feeds()  # the page's exported lines reach the OS before its checkpoint
-        if self.store:
-            self.store.save(state)
-        self.chain_committed(state)
-
-    def chain_committed(self, state: ChainState) -> None:
-        """Hook: a chain's state was just committed (the network spider grows levels here)."""
-
     # --- page records --------------------------------------------------------------------
     def _base_record(self, chain: Chain, state: ChainState, body: bytes | str | None) -> dict:
         record = {
-            "crawl_id": self.crawl_id,
+            "crawl_id": self.core.crawl_id,
             "chain": chain.id,
             "endpoint": chain.endpoint.name,
             "query_id": self.config.query_id(),
@@ -728,7 +560,7 @@ class ResearchApiSpider(Spider):
     def _page_record(
         self, response: Response, chain: Chain, classified: Any, outcome: Outcome, data: dict
     ) -> dict:
-        state = self.states[chain.id]
+        state = self.core.state(chain.id)
         record = self._base_record(chain, state, response.request.body)
         record.update(
             status=response.status,
@@ -749,123 +581,16 @@ class ResearchApiSpider(Spider):
     def _send_record(self, record: dict) -> None:
         self.crawler.signals.send_catch_log(page_recorded, record=record)
 
-    # --- item bookkeeping ----------------------------------------------------------------
-    @staticmethod
-    def _item_key(item: Any) -> PageKey | None:
-        crawl = item.get("_crawl") if isinstance(item, dict) else None
-        if not crawl or "chain" not in crawl:
-            return None
-        return (crawl["chain"], crawl.get("epoch", 0), crawl.get("page", 0))
-
-    def _item_scraped(self, item: Any) -> None:
-        # Counted here for the project's CoreStats, which has no per-item receiver.
-        self.crawler.stats.inc_value("item_scraped_count")
-        if (key := self._item_key(item)) is not None:
-            self.tracker.item_done(key)
-
-    def _item_dropped(self, item: Any) -> None:
-        if (key := self._item_key(item)) is not None:
-            self.tracker.item_done(key)
-
-    def _item_error(self, item: Any) -> None:
-        if (key := self._item_key(item)) is not None:
-            self.tracker.item_done(key, ok=False)
-
     # --- the end -------------------------------------------------------------------------
-    def progress(self) -> dict[str, int]:
-        """Chains by state, pages and items so far (for the progress log line)."""
-        counts: dict[str, int] = {}
-        for state in self.states.values():
-            counts[state.state] = counts.get(state.state, 0) + 1
-        return {
-            "chains": len(self.states),
-            "done": counts.get(DONE, 0) + counts.get(SPLIT, 0),
-            "failed": counts.get(FAILED, 0),
-            "pages": sum(s.pages for s in self.states.values()),
-            "items": int(self.crawler.stats.get_value("tiktok/items", 0)),
-            "requests": self.requests_sent,
-        }
-
-    def incomplete_chains(self) -> list[ChainState]:
-        """Chains that have not ended with all their data (failed, stalled, never ended)."""
-        return [s for s in self.states.values() if not s.finished]
-
     def _spider_idle(self) -> None:
         # Nothing left to request: Scrapy would close with "finished". Never say so while
         # a chain is missing data.
-        if self.incomplete_chains():
+        if self.core.incomplete():
             raise CloseSpider(INCOMPLETE_CHAINS)
 
-    def verdict(self, reason: str) -> tuple[str, str | None]:
-        """``(complete|incomplete, why)`` over the whole crawl (every run of the JOBDIR)."""
-        if reason in ("finished", "already_finished") and not self.incomplete_chains():
-            return COMPLETE, None
-        return INCOMPLETE, INCOMPLETE_CHAINS if reason == "finished" else reason
-
-    def resume_command(self) -> str:
-        """The command that continues this crawl (retries what is missing)."""
-        config = self.config_arg or ""
-        if any(c in config for c in " '\"{}"):
-            config = "'" + config.replace("'", "'\\''") + "'"
-        jobdir = self.settings.get("JOBDIR")
-        command = f"scrapy crawl {self.name} -a config={config}"
-        return f"{command} -s JOBDIR={jobdir}" if jobdir else command
-
-    def _spider_closed(self, reason: str) -> None:
-        stats = self.crawler.stats
-        progress = self.progress()
-        pages_needed = progress["pages"] - self._pages_at_start
-        ratio = self.requests_sent / pages_needed if pages_needed else None
-        stats.set_value("tiktok/requests_sent", self.requests_sent)
-        stats.set_value("tiktok/pages_needed", pages_needed)
-        if ratio is not None:
-            stats.set_value("tiktok/requests_per_page", round(ratio, 4))
-        per_request = progress["items"] / self.requests_sent if self.requests_sent else None
-        if per_request is not None:
-            stats.set_value("tiktok/records_per_request", round(per_request, 2))
-        verdict, why = self.verdict(reason)
-        missing = self.incomplete_chains()
-        stats.set_value("tiktok/verdict", verdict)
-        stats.set_value("tiktok/verdict/reason", why or "complete")
-        stats.set_value("tiktok/chains/total", progress["chains"])
-        stats.set_value("tiktok/chains/incomplete", len(missing))
-        if missing:
-            stats.set_value("tiktok/chains/incomplete_ids", sorted(s.id for s in missing)[:50])
-        if self.store:
-            if verdict == COMPLETE and self.store.durable:
-                self.store.set_meta("finished", True)
-            self.store.set_meta("verdict", {"verdict": verdict, "reason": why})
-            self.store.close()
-        if self._lock is not None:
-            self._lock.release()
-        logger.info(
-            "Crawl %s closed (%s): %d/%d chains done, %d incomplete, %d items, %d requests for "
-            "%d pages (%s requests per page, %s records per request).",
-            self.crawl_id,
-            reason,
-            progress["done"],
-            progress["chains"],
-            len(missing),
-            progress["items"],
-            self.requests_sent,
-            pages_needed,
-            f"{ratio:.3f}" if ratio is not None else "n/a",
-            f"{per_request:.1f}" if per_request is not None else "n/a",
-        )
-        if verdict == COMPLETE:
-            logger.info("Verdict: complete — every chain ended with all its data.")
-            return
-        names = ", ".join(sorted(s.id for s in missing)[:10])
-        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
-        logger.warning(
-            "Verdict: INCOMPLETE (%s)%s. %s",
-            why,
-            f": chains {names}{more} are missing data" if missing else "",
-            f"Retry what is missing with: {self.resume_command()}"
-            if self.settings.get("JOBDIR")
-            else "Nothing can be resumed without a JOBDIR: run the crawl again with "
-            "-s JOBDIR=crawls/NAME to make it resumable.",
-        )
+    def closed(self, reason: str) -> None:
+        """Scrapy calls this as the spider closes: the core sums the crawl up."""
+        self.core.close(reason)
 
 
 def _body_text(body: bytes | str | None) -> str | None:

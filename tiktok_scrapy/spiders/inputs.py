@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from scrapy.http import Response
 
 from tiktok_scrapy.api.endpoints import Pagination
-from tiktok_scrapy.checkpoints import ChainState
+from tiktok_scrapy.chains import Chain, ChainState
 from tiktok_scrapy.items import (
     ApiItem,
     Comment,
@@ -29,7 +29,7 @@ from tiktok_scrapy.items import (
     UserVideoLink,
     follow_edge,
 )
-from tiktok_scrapy.spiders.base import Chain, ResearchApiSpider
+from tiktok_scrapy.spiders.base import ResearchApiSpider
 
 BOUNDARY_KEY = "boundary"
 # Keys of a page's last records kept to spot repeats on the next page: only records that

@@ -24,10 +24,10 @@ from typing import Any
 from scrapy import Request
 
 from tiktok_scrapy.api.endpoints import ENDPOINTS
-from tiktok_scrapy.checkpoints import FAILED, ChainState
+from tiktok_scrapy.chains import FAILED, Chain, ChainState
 from tiktok_scrapy.config import NetworkConfig
 from tiktok_scrapy.items import ApiItem, FollowEdge, User, follow_edge
-from tiktok_scrapy.spiders.base import Chain, ResearchApiSpider
+from tiktok_scrapy.spiders.base import ResearchApiSpider
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,6 @@ class NetworkSpider(ResearchApiSpider):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._committed: dict[str, ChainState] = {}
         self._edges_seen: set[tuple[str, str]] = set()
 
     # --- chains ----------------------------------------------------------------------
@@ -113,7 +112,7 @@ class NetworkSpider(ResearchApiSpider):
         reason = super().end_reason(chain, has_more, sent, next_cursor, empty)
         cap = self.config.max_edges_per_user
         if reason is None and cap is not None and chain.endpoint.name != USERS:
-            listed = len(self.states[chain.id].extra.get("listed", []))
+            listed = len(self.core.state(chain.id).extra.get("listed", []))
             if listed + chain.body["max_count"] >= cap:  # this page fills the cap
                 return "edge_cap"
         return reason
@@ -126,12 +125,7 @@ class NetworkSpider(ResearchApiSpider):
             for request in self._expand(level):
                 yield request
 
-    def _all_chains(self, stored: dict[str, ChainState]) -> Iterator[Chain]:
-        self._committed.update(stored)
-        yield from super()._all_chains(stored)
-
     def chain_committed(self, state: ChainState) -> None:
-        self._committed[state.id] = state
         level = chain_level(state.id)
         if level is None or not self._ended(state.id):
             return
@@ -142,32 +136,32 @@ class NetworkSpider(ResearchApiSpider):
                 break
 
     def _ended(self, chain_id: str) -> bool:
-        committed = self._committed.get(chain_id)
+        committed = self.core.committed(chain_id)
         if committed is None:
             return False
         if committed.state == FAILED:  # failed chains are retried on resume: ended only now
-            return self.states.get(chain_id, committed).state == FAILED
+            return not self.core.knows(chain_id) or self.core.state(chain_id).state == FAILED
         return committed.finished
 
     def _expand(self, level: int) -> list[Request]:
         """Build level+1 once every list of ``level`` has ended; its first requests."""
         nxt = level + 1
-        if nxt > self.config.depth or any(chain_level(c) == nxt for c in self.chains):
+        if nxt > self.config.depth or any(chain_level(c) == nxt for c in self.core.chains):
             return []
         lists = sorted(
             (
                 c
-                for c in self.chains.values()
+                for c in self.core.chains.values()
                 if chain_level(c.id) == level and c.endpoint.name != USERS
             ),
             key=lambda c: (c.input, c.endpoint.name),
         )
         if not lists or not all(self._ended(c.id) for c in lists):
             return []
-        known = {c.input for c in self.chains.values() if c.endpoint.name == USERS}
+        known = {c.input for c in self.core.chains.values() if c.endpoint.name == USERS}
         found: dict[str, None] = {}
         for chain in lists:
-            for username in self._committed[chain.id].extra.get("listed", []):
+            for username in self.core.committed(chain.id).extra.get("listed", []):
                 if username not in known:
                     found.setdefault(username)
         names = list(found)[: self.config.max_users_per_level or None]
@@ -181,10 +175,7 @@ class NetworkSpider(ResearchApiSpider):
         self.crawler.stats.set_value(f"tiktok/network/level_{nxt}/users", len(names))
         requests: list[Request] = []
         for chain in self._level_chains(nxt, names):
-            self.chains[chain.id] = chain
-            state = ChainState(chain.id, spec=chain.spec())
-            self.states[chain.id] = state
-            if self.store:
-                self.store.save(state)
-            requests.append(self._page_request(chain, state))
+            state = self.core.add(chain)
+            if state is not None:
+                requests.append(self.page_request(chain, state))
         return requests

@@ -49,7 +49,7 @@ from tiktok_scrapy.api.endpoints import (
 )
 from tiktok_scrapy.api.errors import Outcome
 from tiktok_scrapy.api.windows import Window
-from tiktok_scrapy.checkpoints import DONE, FAILED, ChainState, copy_state
+from tiktok_scrapy.chains import DONE, FAILED, Chain, ChainState, copy_state
 from tiktok_scrapy.compliance import (
     COLLECTIONS,
     multipart_body,
@@ -60,7 +60,7 @@ from tiktok_scrapy.compliance import (
 from tiktok_scrapy.config import ConfigError, RefreshConfig
 from tiktok_scrapy.items import ApiItem, Video
 from tiktok_scrapy.middlewares.retry import classify_response
-from tiktok_scrapy.spiders.base import Chain, ResearchApiSpider
+from tiktok_scrapy.spiders.base import ResearchApiSpider
 from tiktok_scrapy.storage.mongo import mongodb_uri
 
 logger = logging.getLogger(__name__)
@@ -187,7 +187,7 @@ class RefreshSpider(ResearchApiSpider):
     def _task_chains(self) -> Iterator[Chain]:
         """One chain per task file; the files are fixed in the JOBDIR at the first run, so a
         resumed refresh asks about the same ids under the same task ids."""
-        planned = self.store.get_meta(BATCHES_KEY) if self.store else None
+        planned = self.core.job_meta(BATCHES_KEY)
         if planned is None:
             size = self.settings.getint("TIKTOK_COMPLIANCE_BATCH_IDS")
             planned = [
@@ -195,10 +195,10 @@ class RefreshSpider(ResearchApiSpider):
                 for category, ids in self.stored_ids().items()
                 for number, batch in enumerate(task_batches(ids, size))
             ]
-            if self.store is not None:  # None under `scrapy plan`: nothing is stored
-                self.store.set_meta(BATCHES_KEY, planned)
-                sources = {k: [str(p) for p in v] for k, v in self.sources.items()}
-                self.store.set_meta("refresh_sources", sources)
+            # (Under `scrapy plan` no JOBDIR is open: nothing is kept.)
+            self.core.set_job_meta(BATCHES_KEY, planned)
+            sources = {k: [str(p) for p in v] for k, v in self.sources.items()}
+            self.core.set_job_meta("refresh_sources", sources)
             counts = Counter[str]()
             for batch in planned:
                 counts[batch["category"]] += len(batch["ids"])
@@ -208,8 +208,8 @@ class RefreshSpider(ResearchApiSpider):
                 self.cutoff.isoformat(timespec="seconds"),
                 len(planned),
             )
-        elif self.store is not None:
-            self.sources = self.store.get_meta("refresh_sources") or {}
+        else:
+            self.sources = self.core.job_meta("refresh_sources") or {}
         for batch in planned:
             yield Chain(
                 id=batch["id"],
@@ -300,9 +300,9 @@ class RefreshSpider(ResearchApiSpider):
         )
 
     # --- compliance tasks: create, poll, download -----------------------------------------
-    def _page_request(self, chain: Chain, state: ChainState) -> Request:
+    def page_request(self, chain: Chain, state: ChainState) -> Request:
         if chain.endpoint.pagination is not Pagination.TASK:
-            return super()._page_request(chain, state)
+            return super().page_request(chain, state)
         task_id = state.extra.get("task_id")
         if task_id is None:
             endpoint = CREATE
@@ -310,7 +310,7 @@ class RefreshSpider(ResearchApiSpider):
             endpoint = DOWNLOAD
         else:
             endpoint = STATUS
-        self.expected[chain.id] = (state.epoch, state.page)
+        self.core.expect(chain.id, state)
         request_meta = {
             meta.CHAIN: chain.id,
             meta.ENDPOINT: endpoint.name,
@@ -372,20 +372,16 @@ class RefreshSpider(ResearchApiSpider):
             new_state, items, delay = self._polled(chain, state, data)
         else:
             new_state, items, delay = self._downloaded(chain, state, response, classified, data)
-        key = (chain.id, state.epoch, state.page)
-        self.states[chain.id] = new_state
-        if new_state.finished or new_state.state == FAILED:
-            self.expected.pop(chain.id, None)
-        else:  # from now on the gate drops any copy of the step just answered
-            self.expected[chain.id] = (new_state.epoch, new_state.page)
-        self.tracker.page_parsed(key, len(items), new_state)  # commits now if no items
+        # From now on the gate drops any copy of the step just answered; the new state is
+        # committed at once if there are no items.
+        self.core.advance(chain, state, new_state, len(items))
         for item in items:
             yield item
         if new_state.finished or new_state.state == FAILED:
             return
-        if not await self._pause(delay) or self.states.get(chain.id) is not new_state:
+        if not await self._pause(delay) or not self.core.is_current(chain.id, new_state):
             return  # closing: the checkpoint holds the task; a resume goes on from it
-        yield self._page_request(chain, new_state)
+        yield self.page_request(chain, new_state)
 
     def _created(
         self, chain: Chain, state: ChainState, data: dict, log_id: str | None
@@ -585,14 +581,14 @@ class RefreshSpider(ResearchApiSpider):
         this job (this run and the runs it resumed)."""
         checked: Counter[str] = Counter()
         gone: dict[str, set[int]] = {}
-        for state in self.states.values():
+        for state in self.core.states():
             category = state.extra.get("category")
             if category and state.finished:
                 checked[category] += int(state.extra.get("checked", 0))
                 gone.setdefault(category, set()).update(state.extra.get("gone", ()))
         return dict(checked), gone
 
-    def _spider_closed(self, reason: str) -> None:
+    def closed(self, reason: str) -> None:
         checked, unavailable = sum(self.checked.values()), sum(self.unavailable.values())
         logger.info(
             "refresh: %d %s checked, %d no longer available%s.",
@@ -605,12 +601,12 @@ class RefreshSpider(ResearchApiSpider):
         )
         if self.config.purge:
             self._purge(reason)
-        super()._spider_closed(reason)
+        super().closed(reason)
 
     def _purge(self, reason: str) -> None:
         from tiktok_scrapy.purge import run_purge
 
-        unfinished = [s.id for s in self.states.values() if not s.finished]
+        unfinished = [s.id for s in self.core.incomplete()]
         if reason != "finished" or unfinished:
             logger.warning(
                 "refresh: purge skipped — %d check(s) unfinished (%s); resume with the same "
@@ -620,6 +616,9 @@ class RefreshSpider(ResearchApiSpider):
             )
             return
         try:
-            run_purge(self, *self.findings())
+            entry = run_purge(
+                self.config, self.settings, self.sources, self.core.crawl_id, *self.findings()
+            )
+            self.crawler.stats.set_value("tiktok/refresh/purged", entry["deleted_total"])
         except ConfigError as error:
             logger.error("refresh: purge failed: %s", error)

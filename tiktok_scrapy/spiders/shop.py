@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+from tiktok_scrapy.chains import Chain
 from tiktok_scrapy.items import ApiItem, Product, ProductReview, Shop
-from tiktok_scrapy.spiders.base import Chain
 from tiktok_scrapy.spiders.inputs import InputSpider
 
 # What identifies a review (reviews carry no id of their own).

@@ -23,10 +23,11 @@ from typing import Any
 
 from tiktok_scrapy.api.endpoints import VIDEO_LENGTHS, video_length_of
 from tiktok_scrapy.api.windows import ONE_DAY, Window
-from tiktok_scrapy.checkpoints import ChainState, copy_state
+from tiktok_scrapy.chains import Chain, ChainState, copy_state
+from tiktok_scrapy.chains.chain import window_chain_id
 from tiktok_scrapy.config import VideosConfig
 from tiktok_scrapy.items import Video
-from tiktok_scrapy.spiders.base import Chain, ResearchApiSpider
+from tiktok_scrapy.spiders.base import ResearchApiSpider
 
 
 class VideosSpider(ResearchApiSpider):
@@ -56,7 +57,7 @@ class VideosSpider(ResearchApiSpider):
         if self.config.is_random:
             body["is_random"] = True
         return Chain(
-            id=f"videos:{start}-{end}{suffix}",
+            id=window_chain_id(self.name, start, end, suffix),
             endpoint=self.endpoint,
             body=body,
             input=str(window),
@@ -64,7 +65,7 @@ class VideosSpider(ResearchApiSpider):
             fields=tuple(self.config.fields)
             + tuple(f for f in self.needed_fields if f not in self.config.fields),
             parent=parent,
-            depth=self.chains[parent].depth + 1 if parent in self.chains else 0,
+            depth=self.core.chains[parent].depth + 1 if parent in self.core.chains else 0,
         )
 
     # --- what a page may hold, and where a chain continues ---------------------------

@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from tiktok_scrapy.jobdir_lock import JobdirLocked, check_free
+from tiktok_scrapy.chains.lock import JobdirLocked, check_free
 
 # The form's sandbox box decides, per crawl (``scrapy ui -s TIKTOK_SANDBOX=true`` ticks it).
 PER_CRAWL = ("TIKTOK_SANDBOX",)

@@ -1,12 +1,12 @@
 """Durable per-chain progress: what lets a killed crawl resume without losing a page.
 
-Scrapy's JOBDIR keeps the scheduler queue and ``spider.state``, but ``spider.state`` is
-saved only on a clean close and a request popped before a ``kill -9`` is gone with the
-rest of its chain. So each chain's position (epoch, next page, cursor, search_id) is
-committed to SQLite after the items of a page have been handed on (stored or exported),
-and ``start()`` re-issues every unfinished chain from here.
+Requests live in memory only (``tiktok_scrapy.scheduler``), so what a resume needs is each
+chain's position (epoch, next page, cursor, search_id): it is committed to SQLite in the
+JOBDIR after the items of a page have been handed on (stored or exported), and the next
+run re-issues every unfinished chain from here. Job metadata (config fingerprint, run
+count, verdict, the finished flag) lives in the same file.
 
-Without a JOBDIR the same store lives in memory, so the spider has one code path.
+Without a JOBDIR the same store lives in memory, so the crawl has one code path.
 """
 
 from __future__ import annotations
@@ -14,15 +14,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-OPEN = "open"
-DONE = "done"  # the API said there is no more (has_more false), or an expected end
-FAILED = "failed"  # ended incomplete (failure, stall, dead search_id): retried next run
-SPLIT = "split"  # replaced by smaller chains that cover the same ground
-FINISHED_STATES = frozenset({DONE, SPLIT})
+from tiktok_scrapy.chains.state import ChainState
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS job (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -48,33 +43,6 @@ _ADDED_COLUMNS = (("continuation", "TEXT"),)
 
 class CheckpointError(Exception):
     """The JOBDIR's checkpoint file cannot be read (damaged, or not a checkpoint store)."""
-
-
-@dataclass
-class ChainState:
-    """Where a chain stands: the next page to request and what it has produced so far."""
-
-    id: str
-    state: str = OPEN
-    epoch: int = 0  # bumped when the chain restarts from its first page (dead search_id)
-    page: int = 0  # number of the next page to request
-    cursor: Any = None  # cursor to send with that page (None: the first page)
-    search_id: str | None = None
-    pages: int = 0
-    items: int = 0
-    empty_pages: int = 0  # consecutive empty pages that still said has_more
-    reason: str | None = None  # why the chain ended (done/failed/split)
-    spec: dict | None = None  # how to rebuild a chain not derived from the config (splits)
-    extra: dict = field(default_factory=dict)  # per-endpoint accumulation (playlist ids)
-    # Where a video chain continues after its search_id died (see VideosSpider.continuation):
-    # {"window": {...}, "below": id}: the narrowed window and the id newer ones are dropped
-    # at; and what the chain has seen so far: {"oldest_id", "oldest_day", "on_oldest_day"}.
-    continuation: dict = field(default_factory=dict)
-    idle_restarts: int = 0  # restarts in this run that have not yielded a new item yet
-
-    @property
-    def finished(self) -> bool:
-        return self.state in FINISHED_STATES
 
 
 class CheckpointStore:
@@ -190,10 +158,3 @@ def _state_from_row(row: tuple) -> ChainState:
         extra=json.loads(extra) if extra else {},
         continuation=json.loads(continuation) if continuation else {},
     )
-
-
-def copy_state(original: ChainState, /, **changes: Any) -> ChainState:
-    """A new state with some fields changed (states are treated as values)."""
-    values = asdict(original)
-    values.update(changes)
-    return ChainState(**values)

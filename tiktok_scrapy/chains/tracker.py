@@ -12,11 +12,14 @@ back for the next run.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tiktok_scrapy.checkpoints import ChainState
+from tiktok_scrapy.chains.state import ChainState
+
+logger = logging.getLogger(__name__)
 
 PageKey = tuple[str, int, int]  # chain id, epoch, page
 
@@ -33,8 +36,15 @@ class _Pending:
 class PageTracker:
     """Counts outstanding items per page and calls ``commit(state)`` in page order."""
 
-    def __init__(self, commit: Callable[[ChainState], None]) -> None:
+    def __init__(
+        self,
+        commit: Callable[[ChainState], None],
+        defer: Callable[[Callable[[], None]], None] | None = None,
+    ) -> None:
         self._commit = commit
+        # How a commit that an item's hand-over completes is run (the core: on the event
+        # loop's next turn, after every receiver of that item's signal); default: at once.
+        self._defer = defer or (lambda call: call())
         self._chains: dict[str, deque[_Pending]] = {}
         self._by_key: dict[PageKey, _Pending] = {}
 
@@ -64,7 +74,7 @@ class PageTracker:
         entry.remaining -= 1
         if entry.remaining <= 0:
             del self._by_key[key]
-            self._drain(key[0])
+            self._defer(lambda: self._drain_logged(key[0]))
 
     def pending(self, chain_id: str) -> int:
         """Pages of ``chain_id`` parsed and not yet committed."""
@@ -72,6 +82,12 @@ class PageTracker:
 
     def pending_pages(self) -> int:
         return sum(len(q) for q in self._chains.values())
+
+    def _drain_logged(self, chain_id: str) -> None:
+        try:
+            self._drain(chain_id)
+        except Exception:  # a deferred call has no signal dispatcher to log it
+            logger.exception("Committing a page of chain %s failed", chain_id)
 
     def _drain(self, chain_id: str) -> None:
         queue = self._chains.get(chain_id)

@@ -94,7 +94,7 @@ def planned_chains(spider: Any) -> int:
     """How many chains the config asks for: the spider hands its start requests out
     lazily, so its own count grows as the crawl goes (splits and network levels add more).
     Not for the refresh spider, whose plan reads the whole store again."""
-    if hasattr(spider, "stored_ids"):
+    if not spider.plan_is_cheap:
         return 0
     try:
         return sum(1 for _ in spider.plan())

@@ -125,6 +125,10 @@ class ResearchApiSpider(Spider):
             return None
         return [*fields, *(f for f in self.needed_fields if f not in fields), "_crawl"]
 
+    # Whether ``plan()`` may be called again just to count the chains (progress's total);
+    # not for refresh, whose plan reads every stored id again.
+    plan_is_cheap: ClassVar[bool] = True
+
     # Fields the spider asks the API for whatever the config's ``fields`` (videos: id,
     # create_time).
     needed_fields: ClassVar[tuple[str, ...]] = ()

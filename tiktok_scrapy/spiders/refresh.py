@@ -109,6 +109,7 @@ class RefreshSpider(ResearchApiSpider):
     endpoint_name = "videos"
     item_class = Video
     config: RefreshConfig
+    plan_is_cheap = False
 
     @property
     def item_classes(self) -> tuple[type, ...]:

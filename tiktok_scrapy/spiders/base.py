@@ -7,8 +7,9 @@ page returned. A subclass says what it crawls: ``endpoint_name``, ``item_class``
 config becomes chains (``plan``) and, if needed, how records become items (``make_items``).
 
 Every response becomes a page record (signal ``page_recorded``); each item carries its
-provenance under ``_crawl``; each chain's position is checkpointed (``checkpoints.py``)
-once its page's items are handed on, so ``-s JOBDIR=…`` resumes exactly where it stopped.
+provenance under ``_crawl``. The chains' states belong to the crawl's chain core
+(``tiktok_scrapy.chains``), which commits each chain's position once its page's items are
+handed on, so ``-s JOBDIR=…`` resumes exactly where it stopped.
 """
 
 from __future__ import annotations

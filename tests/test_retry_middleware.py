@@ -26,16 +26,27 @@ def settings(**overrides: Any) -> dict[str, Any]:
     return values
 
 
+NOW = 1_000_000.0  # the middleware's clock in these tests
+
+
 def make(**overrides: Any) -> ApiRetryMiddleware:
+    """The middleware, with ``mw.slept``: the backoff of each resend, as the scheduler will
+    hold it (``meta["tiktok_not_before"]`` minus the clock; nothing sleeps)."""
     mw = ApiRetryMiddleware.from_crawler(get_crawler(settings_dict=settings(**overrides)))
+    mw.clock = lambda: NOW
     mw.slept = []  # type: ignore[attr-defined]
-    hold = mw._hold
 
-    def record(request: Request, delay: float) -> None:  # the backoff the scheduler keeps
-        mw.slept.append(delay)  # type: ignore[attr-defined]
-        hold(request, delay)
+    def recording(method: Any) -> Any:
+        async def call(*args: Any) -> Any:
+            result = await method(*args)
+            if isinstance(result, Request) and meta.NOT_BEFORE in result.meta:
+                mw.slept.append(result.meta[meta.NOT_BEFORE] - NOW)  # type: ignore[attr-defined]
+            return result
 
-    mw._hold = record  # type: ignore[method-assign]
+        return call
+
+    mw.process_response = recording(mw.process_response)  # type: ignore[method-assign]
+    mw.process_exception = recording(mw.process_exception)  # type: ignore[method-assign]
     return mw
 
 

@@ -24,6 +24,10 @@
 - ``tiktok_outage_probe`` (bool): the outage breaker's probe (the one request sent to see
   whether the API is back); its answer is reported to the breaker.
 - ``dont_retry``: Scrapy's own; honoured by our retry middleware.
+
+``tiktok_counted``, ``tiktok_quota_reserved``, ``tiktok_outcome``, ``tiktok_outage_probe`` and
+``tiktok_not_before`` describe one attempt: ``middlewares.resend.resend`` drops them from a
+copy it sends again (``resend.PER_ATTEMPT_META``).
 """
 
 CHAIN = "tiktok_chain"

@@ -275,3 +275,27 @@ async def test_backoff_never_sleeps_in_the_middleware(monkeypatch):
     retry = await mw.process_exception(retry, DownloadTimeoutError())
     assert isinstance(retry, Request) and retry.meta[meta.NOT_BEFORE] >= NOW + 30.0
     assert len(mw.slept) == 2
+
+
+async def test_outage_hold_is_a_fresh_attempt_the_scheduler_keeps():
+    """An outage hold is the same resend: the held copy waits in the scheduler for the
+    breaker's pause, and carries neither the gate's count nor the ledger's reservation of
+    the refused attempt (both are given back for the original)."""
+    from types import SimpleNamespace
+
+    from tiktok_scrapy.middlewares.retry import HeldForOutage
+
+    mw = make(TIKTOK_OUTAGE_WINDOW=4, TIKTOK_OUTAGE_FAILURE_RATIO=0.5, TIKTOK_OUTAGE_PAUSE=30.0)
+    crawled: list[Request] = []
+    mw.crawler.engine = SimpleNamespace(crawl=crawled.append)
+    for chain in ("c1", "c2", "c3", "c4"):  # failures of different chains: an outage
+        req = request(**{meta.CHAIN: chain})
+        await mw.process_response(req, api(req, 503, "http_503"))
+    assert mw.breaker.is_open
+    req = request(**{meta.COUNTED: True, meta.QUOTA_RESERVED: "main"})
+    with pytest.raises(HeldForOutage):
+        await mw.process_request(req)
+    [held] = crawled
+    assert held.meta[meta.NOT_BEFORE] == NOW + 30.0 and held.dont_filter
+    assert meta.COUNTED not in held.meta and meta.QUOTA_RESERVED not in held.meta
+    assert mw.stats.get_value("tiktok/outage/held") == 1

@@ -530,3 +530,30 @@ def test_one_ctrl_c_ends_a_quota_wait(tmp_path):
         assert stats["reason"] == "shutdown", rest[-2000:]
         assert stats["tiktok/quota/wait_cancelled"] >= 1
         assert len(sandbox.requests()) == 2 and "Traceback" not in rest
+
+
+async def test_a_retry_refused_before_it_is_sent_keeps_the_first_reservation(tmp_path):
+    """The first attempt was sent and cost quota; its retry, refused before being sent (the
+    gate's budget, an outage hold), gives back nothing: it reserved nothing yet."""
+    from tiktok_scrapy.middlewares.retry import ApiRetryMiddleware
+
+    mw, _, _ = make(tmp_path)
+    retry_mw = ApiRetryMiddleware.from_crawler(mw.crawler)
+    req = request()
+    await mw.process_request(req)
+    retry = await retry_mw.process_response(req, api(req, 500, "internal_error"))
+    assert isinstance(retry, Request) and meta.QUOTA_RESERVED not in retry.meta
+    assert await mw.process_exception(retry, IgnoreRequest("request budget reached")) is None
+    assert mw.ledger.spent(CLIENT, "2024-05-01")["main"].requests == 1
+    assert mw.spent_this_crawl["main"] == 1
+
+
+async def test_429_resend_is_a_fresh_attempt(tmp_path):
+    mw, _, _ = make(tmp_path)
+    req = request(**{meta.COUNTED: True, meta.AUTH_RETRIED: True})
+    await mw.process_request(req)
+    retry = await mw.process_response(req, api(req, 429, "rate_limit_exceeded"))
+    assert isinstance(retry, Request) and retry.dont_filter
+    assert meta.COUNTED not in retry.meta and meta.QUOTA_RESERVED not in retry.meta
+    assert retry.meta[meta.AUTH_RETRIED]  # kept, as before: only a retry drops it
+    assert meta.NOT_BEFORE not in retry.meta  # no delay: the family is marked exhausted

@@ -26,16 +26,27 @@ def settings(**overrides: Any) -> dict[str, Any]:
     return values
 
 
+NOW = 1_000_000.0  # the middleware's clock in these tests
+
+
 def make(**overrides: Any) -> ApiRetryMiddleware:
+    """The middleware, with ``mw.slept``: the backoff of each resend, as the scheduler will
+    hold it (``meta["tiktok_not_before"]`` minus the clock; nothing sleeps)."""
     mw = ApiRetryMiddleware.from_crawler(get_crawler(settings_dict=settings(**overrides)))
+    mw.clock = lambda: NOW
     mw.slept = []  # type: ignore[attr-defined]
-    hold = mw._hold
 
-    def record(request: Request, delay: float) -> None:  # the backoff the scheduler keeps
-        mw.slept.append(delay)  # type: ignore[attr-defined]
-        hold(request, delay)
+    def recording(method: Any) -> Any:
+        async def call(*args: Any) -> Any:
+            result = await method(*args)
+            if isinstance(result, Request) and meta.NOT_BEFORE in result.meta:
+                mw.slept.append(result.meta[meta.NOT_BEFORE] - NOW)  # type: ignore[attr-defined]
+            return result
 
-    mw._hold = record  # type: ignore[method-assign]
+        return call
+
+    mw.process_response = recording(mw.process_response)  # type: ignore[method-assign]
+    mw.process_exception = recording(mw.process_exception)  # type: ignore[method-assign]
     return mw
 
 
@@ -197,3 +208,94 @@ async def test_retry_copy_drops_authorization_and_old_outcome():
     retry = await mw.process_response(req, api(req, 500, "internal_error"))
     assert isinstance(retry, Request)
     assert b"Authorization" not in retry.headers and meta.OUTCOME not in retry.meta
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "message"),
+    [
+        (200, "ok", ""),
+        (500, "internal_error", "Something broke"),
+        (429, "daily_quota_limit_exceeded", ""),
+        (401, "access_token_invalid", "expired"),
+        (400, "invalid_params", "cannot find the user"),
+    ],
+)
+async def test_a_response_is_classified_once_across_the_middleware_chain(
+    tmp_path, monkeypatch, status, code, message
+):
+    """token 560 → retry 550 → quota 540 → the spider: one classification per response."""
+    from tiktok_scrapy.api import errors
+    from tiktok_scrapy.middlewares.quota import QuotaMiddleware
+    from tiktok_scrapy.middlewares.token import TokenMiddleware
+
+    calls: list[int] = []
+    real = errors.classify_response
+
+    def counting(response: Response) -> Any:
+        calls.append(response.status)
+        return real(response)
+
+    monkeypatch.setattr(errors, "classify_response", counting)
+    crawler = get_crawler(
+        settings_dict=settings(
+            TIKTOK_CLIENT_KEY="key-for-tests",
+            TIKTOK_CLIENT_SECRET="secret",
+            TIKTOK_QUOTA_LEDGER=str(tmp_path / "q.sqlite"),
+            TIKTOK_MAX_REQUESTS_PER_SECOND=0,
+        )
+    )
+    chain = [
+        TokenMiddleware.from_crawler(crawler),
+        ApiRetryMiddleware.from_crawler(crawler),
+        QuotaMiddleware.from_crawler(crawler),
+    ]
+    req = request()
+    response = api(req, status, code, message)
+    for middleware in chain:  # each asks, as if the previous one passed the response on
+        await middleware.process_response(req, response)
+    assert errors.classification(response).code == code  # the spider asks too
+    assert calls == [status]
+    second = api(req, status, code, message)  # the next attempt's answer is new
+    assert errors.classification(second) is not errors.classification(response)
+    assert calls == [status, status]
+
+
+async def test_backoff_never_sleeps_in_the_middleware(monkeypatch):
+    """Retries and outage holds return at once: the scheduler keeps the copy."""
+    import asyncio
+
+    async def no_sleeping(*args: Any) -> None:
+        raise AssertionError("a retry backoff slept in a download slot")
+
+    monkeypatch.setattr(asyncio, "sleep", no_sleeping)
+    mw = make(TIKTOK_RETRY_TIMES=3, TIKTOK_RETRY_BACKOFF_BASE=30.0, TIKTOK_RETRY_BACKOFF_MAX=60.0)
+    req = request()
+    retry = await mw.process_response(req, api(req, 503, "http_503"))
+    assert isinstance(retry, Request) and retry.meta[meta.NOT_BEFORE] >= NOW + 15.0
+    retry = await mw.process_exception(retry, DownloadTimeoutError())
+    assert isinstance(retry, Request) and retry.meta[meta.NOT_BEFORE] >= NOW + 30.0
+    assert len(mw.slept) == 2
+
+
+async def test_outage_hold_is_a_fresh_attempt_the_scheduler_keeps():
+    """An outage hold is the same resend: the held copy waits in the scheduler for the
+    breaker's pause, and carries neither the gate's count nor the ledger's reservation of
+    the refused attempt (both are given back for the original)."""
+    from types import SimpleNamespace
+
+    from tiktok_scrapy.middlewares.retry import HeldForOutage
+
+    mw = make(TIKTOK_OUTAGE_WINDOW=4, TIKTOK_OUTAGE_FAILURE_RATIO=0.5, TIKTOK_OUTAGE_PAUSE=30.0)
+    crawled: list[Request] = []
+    mw.crawler.engine = SimpleNamespace(crawl=crawled.append)
+    for chain in ("c1", "c2", "c3", "c4"):  # failures of different chains: an outage
+        req = request(**{meta.CHAIN: chain})
+        await mw.process_response(req, api(req, 503, "http_503"))
+    assert mw.breaker.is_open
+    req = request(**{meta.COUNTED: True, meta.QUOTA_RESERVED: "main"})
+    with pytest.raises(HeldForOutage):
+        await mw.process_request(req)
+    [held] = crawled
+    assert held.meta[meta.NOT_BEFORE] == NOW + 30.0 and held.dont_filter
+    assert meta.COUNTED not in held.meta and meta.QUOTA_RESERVED not in held.meta
+    assert mw.stats.get_value("tiktok/outage/held") == 1

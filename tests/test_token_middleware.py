@@ -334,3 +334,39 @@ async def test_no_token_error_path_reveals_key_or_secret(caplog, answer, reason)
     assert caplog.records, "expected some log output to check"
     shown = caplog.text + str(raised.value) + json.dumps(mw.stats.get_stats(), default=str)
     assert KEY not in shown and SECRET not in shown
+
+
+async def test_401_resend_refused_by_the_gate_does_not_undo_the_first_count():
+    """The resend is a fresh attempt: the gate's "counted" mark of the first one stays
+    behind, so refusing the resend (budget reached) cannot uncount the request that was
+    sent (which would let one request past ``max_requests``)."""
+    from types import SimpleNamespace
+
+    from tiktok_scrapy.middlewares.gate import ChainGateMiddleware
+
+    mw, _, _ = make([token_ok("clt.one"), token_ok("clt.two")])
+    spider = SimpleNamespace(
+        admit=lambda request: True,
+        config=SimpleNamespace(max_requests=1),
+        requests_sent=0,
+    )
+    mw.crawler.spider = spider
+    gate = ChainGateMiddleware(mw.crawler)
+    request = data_request()
+    await gate.process_request(request)
+    await mw.process_request(request)
+    retry = await mw.process_response(request, unauthorized(request))
+    assert isinstance(retry, Request) and meta.COUNTED not in retry.meta
+    with pytest.raises(IgnoreRequest) as refused:
+        await gate.process_request(retry)  # the budget (1 request) is spent
+    gate.process_exception(retry, refused.value)
+    assert spider.requests_sent == 1
+    assert mw.stats.get_value("tiktok/requests_sent") == 1
+
+
+async def test_401_resend_of_an_outage_probe_stays_the_probe():
+    mw, _, _ = make([token_ok("clt.one"), token_ok("clt.two")])
+    request = data_request(**{meta.OUTAGE_PROBE: True})
+    await mw.process_request(request)
+    retry = await mw.process_response(request, unauthorized(request))
+    assert retry.meta[meta.OUTAGE_PROBE] and retry.meta[meta.AUTH_RETRIED]

@@ -4,15 +4,25 @@ The API reports errors in an envelope (``{"error": {"code", "message", "log_id"}
 an HTTP status; some failures are transient despite a 400, some 500s are proxies' HTML
 pages, and user-level 400s ("cannot find the user", "is private") are outcomes, not bugs.
 One function decides, so the retry middleware, the spiders and the sandbox tests agree.
+
+A Scrapy response is classified once: ``classification(response)`` decides the first time
+it is asked and remembers the answer for that response object, so the token, retry and
+quota middlewares and the spider all read the same ``Classified`` without parsing again.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import weakref
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from tiktok_scrapy.api.endpoints import AnswerKind, endpoint_for_url
+
+if TYPE_CHECKING:
+    from scrapy.http import Response
 
 
 class Outcome(StrEnum):
@@ -114,3 +124,48 @@ def classify_text(status: int, body: bytes | str | None) -> Classified:
     if status == 200 and ID_TEXT.fullmatch(raw):
         return Classified(Outcome.OK, "ok", "", None, None)
     return classify(status, raw)
+
+
+def response_payload(response: Response) -> dict[str, Any] | None:
+    """The JSON envelope of a response, or None (HTML, binary, empty, not an object).
+
+    Uses ``TextResponse.json()``, which caches the decoded document for the spider.
+    """
+    decode = getattr(response, "json", None)
+    if decode is None:
+        return None
+    try:
+        payload = decode()
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def classify_response(response: Response) -> Classified:
+    """``classify`` applied to a Scrapy response (``classify_text`` for an endpoint that
+    answers a text file). Computes every time: call ``classification`` instead."""
+    # In downloader middlewares a response has no .request (nor .meta) yet: go by its URL.
+    endpoint = endpoint_for_url(response.url)
+    if endpoint is not None and endpoint.answer_kind is AnswerKind.TEXT:
+        return classify_text(response.status, response.body)
+    payload = response_payload(response)
+    return classify(response.status, payload if payload is not None else response.body)
+
+
+# Keyed by the response object itself, not kept in ``request.meta``: a downloader middleware's
+# response has no ``.meta`` yet, the classification belongs to this answer and not to the
+# request (whose meta a resend copies), and a weak key lets it go with the response.
+_CLASSIFIED: weakref.WeakKeyDictionary[Response, Classified] = weakref.WeakKeyDictionary()
+
+
+def classification(response: Response) -> Classified:
+    """What to do about ``response``: classified on the first call, remembered after.
+
+    The one entry point for the middlewares (token, retry, quota) and the spiders, so each
+    response is classified once however many of them ask. A new response object (a resend's
+    answer, or one a middleware rebuilt with ``response.replace()``) is classified afresh.
+    """
+    known = _CLASSIFIED.get(response)
+    if known is None:
+        known = _CLASSIFIED[response] = classify_response(response)
+    return known

@@ -12,6 +12,15 @@ family exhausted and requeues its request, so nothing is sent after a family's f
 (requests already in flight may meet one too).
 Records returned are counted too. A requests-per-second cap applies in any case.
 
+Two waits happen in ``process_request``, in the download slot, on purpose; neither is a retry
+backoff (those are held by the scheduler: ``middlewares.resend``). The rate cap spaces
+requests ``1/TIKTOK_MAX_REQUESTS_PER_SECOND`` apart, first come first served: a slot held
+while waiting is the throttle itself, like Scrapy's ``DOWNLOAD_DELAY``, and a request put
+back in the scheduler would lose its turn. The quota wait (``wait`` mode) pauses the
+family until the API's next day in one-second steps, so that closing the crawl ends it (the
+request is dropped, its chain resumes from the checkpoint next run). The 429 resend
+(``resend``, no delay) then meets the exhausted family here.
+
 Settings: TIKTOK_QUOTA_ENABLED, TIKTOK_QUOTA_LEDGER, TIKTOK_QUOTA_DAILY_REQUESTS,
 TIKTOK_QUOTA_ON_EXHAUSTED, TIKTOK_QUOTA_WAIT_MARGIN, TIKTOK_MAX_REQUESTS_PER_SECOND,
 MONGODB_URI / MONGODB_DATABASE / MONGODB_CLIENT_CLASS (MongoDB ledger).
@@ -35,9 +44,10 @@ from scrapy.utils.misc import load_object
 
 from tiktok_scrapy import meta
 from tiktok_scrapy.api.endpoints import ENDPOINTS, Endpoint, QuotaFamily, endpoint_for_url
-from tiktok_scrapy.api.errors import Outcome
+from tiktok_scrapy.api.errors import Outcome, classification
 from tiktok_scrapy.closing import close_spider_soon
-from tiktok_scrapy.middlewares.retry import Sleep, classify_response
+from tiktok_scrapy.middlewares.resend import resend
+from tiktok_scrapy.middlewares.retry import Sleep
 from tiktok_scrapy.middlewares.token import TokenMiddleware, read_credentials
 from tiktok_scrapy.quota_ledger import (
     DEFAULT_COLLECTION,
@@ -310,7 +320,7 @@ class QuotaMiddleware:
         if request.meta.get(meta.TOKEN_REQUEST):
             return response
         family = request.meta.get(meta.QUOTA_RESERVED) or self.family_of(request)
-        result = classify_response(response)
+        result = classification(response)
         if result.outcome is Outcome.QUOTA:
             return await self._on_quota_error(request, family, result.code, result.log_id)
         if result.outcome is Outcome.OK and result.payload is not None:
@@ -333,11 +343,7 @@ class QuotaMiddleware:
             log_id or "-",
             day,
         )
-        retry = request.copy()
-        retry.meta.pop(meta.QUOTA_RESERVED, None)
-        retry.headers.pop(b"Authorization", None)
-        retry.dont_filter = True
-        return retry
+        return resend(request, reason=code)
 
     async def _count_records(self, request: Request, family: str, payload: dict[str, Any]) -> None:
         endpoint = request_endpoint(request)

@@ -1,15 +1,17 @@
 """Error-aware retries: read the API's error body, not only the HTTP status.
 
 Replaces Scrapy's RetryMiddleware (``RETRY_ENABLED`` is off). Each response is classified by
-``api.errors.classify``: transient failures (500, 502-504, HTML/non-JSON bodies, the
+``api.errors.classification`` (once per response, shared with the token and quota
+middlewares and the spider): transient failures (500, 502-504, HTML/non-JSON bodies, the
 transient 400 "Invalid count or cursor") are resent after an exponential backoff with
 jitter, up to ``TIKTOK_RETRY_TIMES``; an "invalid or expired" search_id is retried up to
 ``TIKTOK_SEARCH_ID_RETRY_TIMES``. Final responses carry ``meta["tiktok_outcome"]`` so the
 spider can restart a chain, split a window, record a user-level outcome or stop on FATAL.
 QUOTA and REFRESH_TOKEN responses pass untouched: the quota and token middlewares own them.
 
-A backoff never holds a download slot: the retry copy carries ``meta["tiktok_not_before"]``
-and the scheduler (``scheduler.MemoryScheduler``) keeps it until then. A 500 to a request
+A backoff never holds a download slot: the retry copy (``middlewares.resend.resend``) carries
+``meta["tiktok_not_before"]`` and the scheduler (``scheduler.MemoryScheduler``) keeps it until
+then; an outage hold is the same resend with the breaker's pause as its delay. A 500 to a request
 marked ``tiktok_cut_on_500`` (an adaptive wide window's first page) is not retried: the
 spider cuts the window instead. The middleware also owns the crawl's ``OutageBreaker``
 (``outage.py``): when most recent requests fail it holds every request (one probe per
@@ -35,9 +37,10 @@ from scrapy.utils.misc import load_object
 from scrapy.utils.python import global_object_name
 
 from tiktok_scrapy import meta
-from tiktok_scrapy.api.endpoints import AnswerKind, endpoint_for_url
-from tiktok_scrapy.api.errors import Classified, Outcome, classify, classify_text
+from tiktok_scrapy.api.errors import Classified, Outcome, classification
+from tiktok_scrapy.api.errors import classify_response as classify_response  # spiders.refresh
 from tiktok_scrapy.closing import close_spider_soon
+from tiktok_scrapy.middlewares.resend import resend
 from tiktok_scrapy.outage import Decision, OutageBreaker
 
 if TYPE_CHECKING:
@@ -49,37 +52,11 @@ logger = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[Any]]  # the quota and token middlewares' waits
 PASS_THROUGH = frozenset({Outcome.QUOTA, Outcome.REFRESH_TOKEN})
-PROBE = "tiktok_outage_probe"
+PROBE = meta.OUTAGE_PROBE
 
 
 class HeldForOutage(IgnoreRequest):
     """The request was put back until the API answers again (not lost: a copy waits)."""
-
-
-def response_payload(response: Response) -> dict[str, Any] | None:
-    """The JSON envelope of a response, or None (HTML, binary, empty, not an object).
-
-    Uses ``TextResponse.json()``, which caches the decoded document for the spider.
-    """
-    decode = getattr(response, "json", None)
-    if decode is None:
-        return None
-    try:
-        payload = decode()
-    except (ValueError, UnicodeDecodeError, AttributeError):
-        return None
-    return payload if isinstance(payload, dict) else None
-
-
-def classify_response(response: Response) -> Classified:
-    """``api.errors.classify`` applied to a Scrapy response (``classify_text`` for an
-    endpoint that answers a text file)."""
-    # In downloader middlewares a response has no .request (nor .meta) yet: go by its URL.
-    endpoint = endpoint_for_url(response.url)
-    if endpoint is not None and endpoint.answer_kind is AnswerKind.TEXT:
-        return classify_text(response.status, response.body)
-    payload = response_payload(response)
-    return classify(response.status, payload if payload is not None else response.body)
 
 
 def _failure_key(request: Request) -> tuple:
@@ -169,8 +146,9 @@ class ApiRetryMiddleware:
                     )
                     close_spider_soon(self.crawler, "api_outage")
                 raise IgnoreRequest("the API is failing (outage): the crawl is stopping")
-            held = self._copy(request)
-            held.meta[meta.NOT_BEFORE] = self.clock() + (until - self.breaker.clock())
+            held = resend(
+                request, reason="outage", delay=until - self.breaker.clock(), clock=self.clock
+            )
             self.stats.inc_value("tiktok/outage/held")
             self.crawler.engine.crawl(held)
             raise HeldForOutage("held until the API answers again")
@@ -178,7 +156,7 @@ class ApiRetryMiddleware:
     async def process_response(self, request: Request, response: Response) -> Request | Response:
         if self._skip(request):
             return response
-        result = classify_response(response)
+        result = classification(response)
         self._breaker_record(request, failed=result.outcome is Outcome.RETRY)
         if result.outcome in PASS_THROUGH:
             return response
@@ -279,27 +257,16 @@ class ApiRetryMiddleware:
             delay,
             detail,
         )
-        self.stats.inc_value("tiktok/retry/count")
-        self.stats.inc_value(f"tiktok/retry/reason_count/{reason}")
-        retry = self._copy(request)
-        retry.meta[counter_key] = done + 1
         # A response other than 401 came back, so the token worked: a later expiry gets its
         # own resend instead of counting as "rejected twice".
+        retry = resend(
+            request,
+            reason=reason,
+            stats=self.stats,
+            stats_base_key="tiktok/retry",
+            delay=delay,
+            clock=self.clock,
+            meta_updates={counter_key: done + 1},
+        )
         retry.meta.pop(meta.AUTH_RETRIED, None)
-        self._hold(retry, delay)
         return retry
-
-    def _hold(self, request: Request, delay: float) -> None:
-        """Have the scheduler keep ``request`` for ``delay`` seconds (no slot waits)."""
-        request.meta[meta.NOT_BEFORE] = self.clock() + delay
-
-    @staticmethod
-    def _copy(request: Request) -> Request:
-        """The same request, to be sent again (Scrapy's get_retry_request does the same)."""
-        again = request.copy()
-        again.meta.pop(meta.OUTCOME, None)
-        again.meta.pop(PROBE, None)
-        again.dont_filter = True
-        # The token middleware sets a fresh one on the way out.
-        again.headers.pop(b"Authorization", None)
-        return again

@@ -11,6 +11,12 @@ credentials close the crawl (``invalid_credentials``); missing ones close it at 
 The key, the secret and the token are never logged, put in stats or left on queued
 requests.
 
+The 401 resend is ``middlewares.resend.resend`` without a delay: a new token is all it
+needs. The backoff between token *fetches* does wait in place (``self.sleep``): the token
+request is sent with ``engine.download_async``, not through the scheduler, so it cannot be
+held there, and the data request that asked (like every other one, queued on the lock)
+cannot be sent without the token anyway; it is bounded by ``TIKTOK_TOKEN_RETRY_TIMES``.
+
 Settings: TIKTOK_CLIENT_KEY, TIKTOK_CLIENT_SECRET (else the environment variables of the
 same names), TIKTOK_API_URL, TIKTOK_TOKEN_REFRESH_MARGIN, TIKTOK_TOKEN_RETRY_TIMES,
 TIKTOK_RETRY_BACKOFF_BASE / _MAX.
@@ -32,14 +38,10 @@ from scrapy.http import FormRequest, Request, Response
 
 from tiktok_scrapy import meta
 from tiktok_scrapy.api.endpoints import TOKEN_PATH
-from tiktok_scrapy.api.errors import Outcome
+from tiktok_scrapy.api.errors import Outcome, classification, response_payload
 from tiktok_scrapy.closing import close_spider_soon
-from tiktok_scrapy.middlewares.retry import (
-    Sleep,
-    backoff_delay,
-    classify_response,
-    response_payload,
-)
+from tiktok_scrapy.middlewares.resend import resend
+from tiktok_scrapy.middlewares.retry import Sleep, backoff_delay
 
 if TYPE_CHECKING:
     from typing import Self
@@ -114,7 +116,7 @@ class TokenMiddleware:
         used = self._take_authorization(request)
         if request.meta.get(meta.TOKEN_REQUEST):
             return response
-        if classify_response(response).outcome is not Outcome.REFRESH_TOKEN:
+        if classification(response).outcome is not Outcome.REFRESH_TOKEN:
             return response
         self.stats.inc_value("tiktok/token/401")
         if used is not None and used == self._token:
@@ -132,10 +134,14 @@ class TokenMiddleware:
             request.method,
             request.url,
         )
-        retry = request.copy()
-        retry.meta[meta.AUTH_RETRIED] = True
-        retry.dont_filter = True
-        return retry
+        # The retry middleware (next in the response chain) never sees this answer, so
+        # an outage probe's mark stays on the copy: its answer is the probe's.
+        return resend(
+            request,
+            reason="access_token_invalid",
+            meta_updates={meta.AUTH_RETRIED: True},
+            keep=(meta.OUTAGE_PROBE,),
+        )
 
     def process_exception(self, request: Request, exception: Exception) -> None:
         self._take_authorization(request)

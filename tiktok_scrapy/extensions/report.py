@@ -37,7 +37,7 @@ from scrapy.http import Response
 
 from tiktok_scrapy import meta
 from tiktok_scrapy.api.endpoints import ENDPOINTS, endpoint_for_url
-from tiktok_scrapy.api.errors import Outcome, classify
+from tiktok_scrapy.api.errors import Outcome, classification
 from tiktok_scrapy.chains import core_of
 from tiktok_scrapy.extensions.statsfile import accumulate
 from tiktok_scrapy.middlewares.quota import daily_limits, find_quota_middleware
@@ -198,7 +198,7 @@ class CrawlReport:
         ends = body[:300] + body[-300:]
         if response.status == 200 and body.lstrip()[:1] == b"{" and b'"ok"' in ends:
             return None  # the common case, decided without parsing the page
-        classified = classify(response.status, body)
+        classified = classification(response)  # the middlewares reuse it
         if classified.outcome in (Outcome.OK, Outcome.USER_LEVEL):
             return None
         if classified.payload is None:

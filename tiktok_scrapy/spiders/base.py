@@ -29,7 +29,7 @@ from twisted.python.failure import Failure
 
 from tiktok_scrapy import meta
 from tiktok_scrapy.api.endpoints import ENDPOINTS, Endpoint
-from tiktok_scrapy.api.errors import Outcome, classify
+from tiktok_scrapy.api.errors import Outcome, classification
 from tiktok_scrapy.api.windows import Window
 from tiktok_scrapy.chains import (
     COMPLETE_ENDS,
@@ -214,13 +214,11 @@ class ResearchApiSpider(Spider):
         if current is None:
             return
         chain, state = current
-        try:
-            payload = response.json()
-        except (ValueError, AttributeError):
-            payload = None
-        classified = classify(response.status, payload if payload is not None else response.body)
+        classified = classification(response)  # as the middlewares saw it: classified once
         outcome = Outcome(response.meta.get(meta.OUTCOME) or classified.outcome)
-        data = (payload or {}).get("data") or {} if isinstance(payload, dict) else {}
+        data = (classified.payload or {}).get("data") or {}
+        if not isinstance(data, dict):
+            data = {}
         record = self._page_record(response, chain, classified, outcome, data)
         self.crawler.stats.inc_value(f"tiktok/pages/{outcome.value}")
 

@@ -47,7 +47,7 @@ from tiktok_scrapy.api.endpoints import (
     BodyKind,
     Pagination,
 )
-from tiktok_scrapy.api.errors import Outcome
+from tiktok_scrapy.api.errors import Outcome, classification
 from tiktok_scrapy.api.windows import Window
 from tiktok_scrapy.chains import DONE, FAILED, Chain, ChainState, copy_state
 from tiktok_scrapy.compliance import (
@@ -59,7 +59,6 @@ from tiktok_scrapy.compliance import (
 )
 from tiktok_scrapy.config import ConfigError, RefreshConfig
 from tiktok_scrapy.items import ApiItem, Video
-from tiktok_scrapy.middlewares.retry import classify_response
 from tiktok_scrapy.spiders.base import ResearchApiSpider
 from tiktok_scrapy.storage.mongo import mongodb_uri
 
@@ -349,7 +348,7 @@ class RefreshSpider(ResearchApiSpider):
             return
         chain, state = current
         endpoint = ENDPOINTS[response.meta[meta.ENDPOINT]]
-        classified = classify_response(response)
+        classified = classification(response)
         outcome = Outcome(response.meta.get(meta.OUTCOME) or classified.outcome)
         payload = classified.payload or {}
         data = payload.get("data") if isinstance(payload.get("data"), dict) else {}

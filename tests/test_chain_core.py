@@ -19,9 +19,8 @@ from scrapy import Request
 from scrapy.exceptions import CloseSpider
 from scrapy.utils.test import get_crawler
 
-from tiktok_scrapy import meta
 from tiktok_scrapy.api.endpoints import ENDPOINTS
-from tiktok_scrapy.chains import DONE, OPEN, Chain, ChainCore, ChainState, copy_state, core_of
+from tiktok_scrapy.chains import DONE, OPEN, Chain, ChainCore, ChainState, copy_state, core_of, meta
 from tiktok_scrapy.chains.store import CheckpointStore
 from tiktok_scrapy.config import load_config
 

@@ -20,7 +20,7 @@ from crawling import ALL_VIDEOS, CrawlResult, run_crawl
 from scrapy.http import JsonRequest, Request, TextResponse
 from scrapy.utils.test import get_crawler
 
-from tiktok_scrapy import meta
+from tiktok_scrapy.chains import meta
 from tiktok_scrapy.middlewares.retry import ApiRetryMiddleware
 from tiktok_scrapy.sandbox import SandboxThread
 

@@ -14,8 +14,8 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import JsonRequest, Request, TextResponse
 from scrapy.utils.test import get_crawler
 
-from tiktok_scrapy import meta
 from tiktok_scrapy import settings as project_settings
+from tiktok_scrapy.chains import meta
 from tiktok_scrapy.middlewares.quota import (
     QuotaExhausted,
     QuotaMiddleware,

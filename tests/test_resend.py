@@ -5,7 +5,7 @@ from __future__ import annotations
 from scrapy.http import JsonRequest
 from scrapy.utils.test import get_crawler
 
-from tiktok_scrapy import meta
+from tiktok_scrapy.chains import meta
 from tiktok_scrapy.middlewares.resend import PER_ATTEMPT_META, resend
 
 

@@ -11,8 +11,8 @@ from scrapy.exceptions import DownloadTimeoutError, IgnoreRequest
 from scrapy.http import HtmlResponse, JsonRequest, Request, Response, TextResponse
 from scrapy.utils.test import get_crawler
 
-from tiktok_scrapy import meta
 from tiktok_scrapy import settings as project_settings
+from tiktok_scrapy.chains import meta
 from tiktok_scrapy.middlewares.retry import ApiRetryMiddleware, backoff_delay
 
 URL = "http://127.0.0.1:9/v2/research/video/query/?fields=id"

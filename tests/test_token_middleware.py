@@ -13,8 +13,8 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import JsonRequest, Request, TextResponse
 from scrapy.utils.test import get_crawler
 
-from tiktok_scrapy import meta
 from tiktok_scrapy import settings as project_settings
+from tiktok_scrapy.chains import meta
 from tiktok_scrapy.middlewares.token import TokenMiddleware, read_credentials
 
 KEY, SECRET = "sbx-client-key-1234", "s3cr3t-value-that-must-not-leak"

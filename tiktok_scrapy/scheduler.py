@@ -23,7 +23,7 @@ from scrapy import Request, Spider
 from scrapy.core.scheduler import Scheduler
 from twisted.internet.defer import Deferred
 
-from tiktok_scrapy import meta
+from tiktok_scrapy.chains import meta
 
 
 class MemoryScheduler(Scheduler):

@@ -5,6 +5,7 @@
 - ``store.CheckpointStore``: the states committed to SQLite in the JOBDIR.
 - ``tracker.PageTracker``: commits a page's state once its items are handed on.
 - ``lock.JobdirLock``: one crawl per JOBDIR.
+- ``meta``: the ``Request.meta`` keys that carry a request's chain, page and attempt.
 - ``core.ChainCore``: the owner of all of the above for one crawl (``core_of(crawler)``),
   and the commit protocol (see its module docstring).
 """

@@ -34,8 +34,8 @@ from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider
 
-from tiktok_scrapy import meta
 from tiktok_scrapy.api.windows import Window
+from tiktok_scrapy.chains import meta
 from tiktok_scrapy.chains.chain import Chain
 from tiktok_scrapy.chains.lock import JobdirLock, JobdirLocked
 from tiktok_scrapy.chains.state import (

@@ -35,10 +35,9 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
-from tiktok_scrapy import meta
 from tiktok_scrapy.api.endpoints import ENDPOINTS, endpoint_for_url
 from tiktok_scrapy.api.errors import Outcome, classification
-from tiktok_scrapy.chains import core_of
+from tiktok_scrapy.chains import core_of, meta
 from tiktok_scrapy.extensions.statsfile import accumulate
 from tiktok_scrapy.middlewares.quota import daily_limits, find_quota_middleware
 from tiktok_scrapy.reporting import document

@@ -17,8 +17,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 
-from tiktok_scrapy import meta
-from tiktok_scrapy.chains import ChainCore, core_of
+from tiktok_scrapy.chains import ChainCore, core_of, meta
 from tiktok_scrapy.closing import close_spider_soon
 
 logger = logging.getLogger(__name__)

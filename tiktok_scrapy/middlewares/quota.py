@@ -42,9 +42,9 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request, Response
 from scrapy.utils.misc import load_object
 
-from tiktok_scrapy import meta
 from tiktok_scrapy.api.endpoints import ENDPOINTS, Endpoint, QuotaFamily, endpoint_for_url
 from tiktok_scrapy.api.errors import Outcome, classification
+from tiktok_scrapy.chains import meta
 from tiktok_scrapy.closing import close_spider_soon
 from tiktok_scrapy.middlewares.resend import resend
 from tiktok_scrapy.middlewares.retry import Sleep

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from tiktok_scrapy import meta
+from tiktok_scrapy.chains import meta
 
 if TYPE_CHECKING:
     from scrapy.http import Request

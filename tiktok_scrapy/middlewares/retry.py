@@ -36,8 +36,8 @@ from scrapy.http import Request, Response
 from scrapy.utils.misc import load_object
 from scrapy.utils.python import global_object_name
 
-from tiktok_scrapy import meta
 from tiktok_scrapy.api.errors import Classified, Outcome, classification
+from tiktok_scrapy.chains import meta
 from tiktok_scrapy.closing import close_spider_soon
 from tiktok_scrapy.middlewares.resend import resend
 from tiktok_scrapy.outage import Decision, OutageBreaker

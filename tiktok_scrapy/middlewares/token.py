@@ -36,9 +36,9 @@ from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import FormRequest, Request, Response
 
-from tiktok_scrapy import meta
 from tiktok_scrapy.api.endpoints import TOKEN_PATH
 from tiktok_scrapy.api.errors import Outcome, classification, response_payload
+from tiktok_scrapy.chains import meta
 from tiktok_scrapy.closing import close_spider_soon
 from tiktok_scrapy.middlewares.resend import resend
 from tiktok_scrapy.middlewares.retry import Sleep, backoff_delay

@@ -27,7 +27,6 @@ from scrapy.exceptions import CloseSpider, IgnoreRequest
 from scrapy.http import JsonRequest, Response
 from twisted.python.failure import Failure
 
-from tiktok_scrapy import meta
 from tiktok_scrapy.api.endpoints import ENDPOINTS, Endpoint
 from tiktok_scrapy.api.errors import Outcome, classification
 from tiktok_scrapy.api.windows import Window
@@ -41,6 +40,7 @@ from tiktok_scrapy.chains import (
     ChainCore,
     ChainState,
     copy_state,
+    meta,
 )
 from tiktok_scrapy.config import ConfigError, CrawlConfig, load_config
 from tiktok_scrapy.items import ApiItem

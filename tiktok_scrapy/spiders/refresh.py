@@ -37,7 +37,6 @@ from scrapy import Request
 from scrapy.exceptions import CloseSpider
 from scrapy.http import JsonRequest, Response
 
-from tiktok_scrapy import meta
 from tiktok_scrapy.api.endpoints import (
     ENDPOINTS,
     MAX_WINDOW_DAYS,
@@ -49,7 +48,7 @@ from tiktok_scrapy.api.endpoints import (
 )
 from tiktok_scrapy.api.errors import Outcome, classification
 from tiktok_scrapy.api.windows import Window
-from tiktok_scrapy.chains import DONE, FAILED, Chain, ChainState, copy_state
+from tiktok_scrapy.chains import DONE, FAILED, Chain, ChainState, copy_state, meta
 from tiktok_scrapy.compliance import (
     COLLECTIONS,
     multipart_body,

@@ -154,7 +154,7 @@ def main() -> None:
     run(
         "validation+MongoDBPipeline (mongomock)",
         mock_pages,
-        {"MONGODB_URI": "mongodb://bench", "MONGODB_CLIENT_CLASS": lambda uri, **kw: server},
+        {"MONGODB_URI": "mongodb://bench", "MONGODB_CLIENT_CLASS": lambda uri, **_: server},
         mock_base,
     )
 

@@ -103,23 +103,6 @@ class CommercialContent(ApiItem):
     collection = "commercial_content"
 
 
-ITEM_CLASSES: tuple[type[ApiItem], ...] = (
-    Video,
-    User,
-    Comment,
-    FollowEdge,
-    UserVideoLink,
-    Playlist,
-    Shop,
-    Product,
-    ProductReview,
-    Ad,
-    AdDetail,
-    Advertiser,
-    CommercialContent,
-)
-
-
 def follow_edge(owner: str, listed: dict[str, Any], listed_is_source: bool) -> FollowEdge | None:
     """The edge for one account listed in ``owner``'s followers (the listed account follows
     the owner) or following (the owner follows it): one directed graph, source follows

@@ -217,13 +217,6 @@ def video_length_of(duration: object) -> str | None:
     return VIDEO_LENGTHS[sum(duration > limit for limit in VIDEO_LENGTH_LIMITS)]
 
 
-# Keys of ``data`` that carry ids: integers above 2**53, never floats (``effect_ids`` are
-# strings in the codebook).
-ID_KEYS: frozenset[str] = frozenset(
-    {"id", "video_id", "music_id", "parent_comment_id", "playlist_id"}
-    | {"shop_id", "product_id", "ad_id", "business_id"}
-)
-
 MAX_WINDOW_DAYS = 30  # start_date..end_date at most 30 days apart
 MAX_COUNT = 100  # max_count upper bound on every paged endpoint
 COMMENT_CAP = 1000  # comments: cursor + max_count <= 1000

@@ -40,7 +40,3 @@ REGION_CODES: frozenset[str] = frozenset(_ISO_TABLE.split())
 
 # Common mistakes worth a precise hint rather than a generic "unknown code".
 REGION_HINTS: dict[str, str] = {"UK": "GB", "EN": "GB", "EL": "GR"}
-
-
-def is_region(code: str) -> bool:
-    return code.upper() in REGION_CODES

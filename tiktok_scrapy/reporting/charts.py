@@ -16,7 +16,7 @@ from datetime import date, timedelta
 
 WIDTH, HEIGHT = 720, 240
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 12, 44
-OK_COLOUR, ERROR_COLOUR, MUTED_COLOUR = "#3b6ea8", "#c0392b", "#9aa5b1"
+OK_COLOUR, ERROR_COLOUR = "#3b6ea8", "#c0392b"
 # Bin widths a reader can add up: 0.1 s … 1 day.
 NICE_SECONDS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
 NICE_SECONDS += (7200, 10800, 21600, 43200, 86400)

@@ -31,7 +31,7 @@ from tiktok_scrapy.quota_ledger import (
     DEFAULT_SANDBOX_LEDGER_PATH,
     SANDBOX_CLIENT_KEY,
 )
-from tiktok_scrapy.storage.mongo import mongodb_uri
+from tiktok_scrapy.storage.backend import MONGODB, backend
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class TikTokAddon:
         outdir = resolve_output_dir(settings, spider.name)
         _replace(settings, "TIKTOK_OUTPUT_DIR", str(outdir))
         checking = bool(os.environ.get("SCRAPY_CHECK"))  # `scrapy check` runs no feeds
-        with_mongodb = bool(mongodb_uri(settings))
+        with_mongodb = backend(settings) == MONGODB
         if not settings.getdict("FEEDS") and not with_mongodb and not checking:
             _replace(settings, "FEEDS", default_feeds(outdir, spider))
         elif settings.getdict("FEEDS"):
@@ -99,7 +99,9 @@ def sandbox_quota_settings(settings: BaseSettings) -> dict[str, str]:
     ``scrapy quota -s TIKTOK_SANDBOX=true`` shows today's sandbox spend like the real one.
     """
     ledger = settings.get("TIKTOK_QUOTA_LEDGER") or (
-        DEFAULT_SANDBOX_COLLECTION if mongodb_uri(settings) else DEFAULT_SANDBOX_LEDGER_PATH
+        DEFAULT_SANDBOX_COLLECTION
+        if backend(settings) == MONGODB
+        else DEFAULT_SANDBOX_LEDGER_PATH
     )
     return {"TIKTOK_CLIENT_KEY": SANDBOX_CLIENT_KEY, "TIKTOK_QUOTA_LEDGER": ledger}
 

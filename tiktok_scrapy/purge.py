@@ -209,7 +209,8 @@ def append_audit(path: Path, entry: dict[str, Any]) -> None:
 
 def run_purge(spider: Any, checked: dict[str, int], gone: Gone) -> dict[str, Any]:
     """Purge what ``gone`` lists from the refresh's source (files or MongoDB); audit it."""
-    from tiktok_scrapy.storage.mongo import make_client, mongodb_uri
+    from tiktok_scrapy.storage.backend import mongodb_uri
+    from tiktok_scrapy.storage.mongo import make_client
 
     config, settings = spider.config, spider.settings
     from_output = config.resolve(config.from_output) if config.from_output else None

@@ -124,7 +124,9 @@ TIKTOK_PURGE_AUDIT = None
 TIKTOK_VALIDATION_ENABLED = True
 # Store ids as strings instead of 64-bit integers (for tools that read JSON as doubles).
 TIKTOK_IDS_AS_STRINGS = False
-# MongoDB: storage is on when MONGODB_URI (setting or environment variable) is set.
+# Storage backend: "auto" (MongoDB when MONGODB_URI, setting or environment variable, is
+# set; else JSON Lines feeds), "mongodb" or "feeds". Decided in tiktok_scrapy/storage/backend.py.
+TIKTOK_STORAGE_BACKEND = "auto"
 MONGODB_URI = None
 MONGODB_DATABASE = "tiktok_research"
 # Writes are batched: a bulk_write when this many are queued, when the oldest has waited

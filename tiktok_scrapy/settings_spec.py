@@ -425,9 +425,19 @@ SETTINGS: tuple[Setting, ...] = (
         section=_STORE,
     ),
     Setting(
+        "TIKTOK_STORAGE_BACKEND",
+        "choice",
+        "Where items and page records go: auto (MongoDB when MONGODB_URI is set, else JSON "
+        "Lines feeds), mongodb (MONGODB_URI required) or feeds (JSON Lines even when "
+        "MONGODB_URI is set). The quota ledger follows it.",
+        choices=("auto", "mongodb", "feeds"),
+        section=_STORE,
+    ),
+    Setting(
         "MONGODB_URI",
         "mongodb_uri",
-        "MongoDB storage is on when set (setting or environment variable). Never logged.",
+        "MongoDB server; with TIKTOK_STORAGE_BACKEND=auto, storage is in MongoDB when set "
+        "(setting or environment variable). Never logged.",
         optional=True,
         secret=True,
         section=_STORE,

@@ -17,7 +17,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from tiktok_scrapy.signals import page_recorded
-from tiktok_scrapy.storage.mongo import mongodb_uri
+from tiktok_scrapy.storage.backend import MONGODB, backend
 
 
 class PageLog:
@@ -28,7 +28,7 @@ class PageLog:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PageLog:
         settings = crawler.settings
-        if not settings.getbool("TIKTOK_PAGE_RECORDS") or mongodb_uri(settings):
+        if not settings.getbool("TIKTOK_PAGE_RECORDS") or backend(settings) == MONGODB:
             raise NotConfigured
         if getattr(crawler.spider, "config", None) is None:
             raise NotConfigured

@@ -57,7 +57,7 @@ def test_mongodb_without_a_uri_is_refused_before_the_crawl() -> None:
 
 
 def test_no_component_reads_mongodb_uri_but_the_backend() -> None:
-    """"Is MongoDB on?" is answered by tiktok_scrapy.storage.backend alone."""
+    """Who asks "is MongoDB on?": tiktok_scrapy.storage.backend alone."""
     reads = re.compile(r"""(get|environ\.get|\[)\(?\s*["']MONGODB_URI["']""")
     readers = sorted(
         str(path.relative_to(PACKAGE))

@@ -99,9 +99,7 @@ def sandbox_quota_settings(settings: BaseSettings) -> dict[str, str]:
     ``scrapy quota -s TIKTOK_SANDBOX=true`` shows today's sandbox spend like the real one.
     """
     ledger = settings.get("TIKTOK_QUOTA_LEDGER") or (
-        DEFAULT_SANDBOX_COLLECTION
-        if backend(settings) == MONGODB
-        else DEFAULT_SANDBOX_LEDGER_PATH
+        DEFAULT_SANDBOX_COLLECTION if backend(settings) == MONGODB else DEFAULT_SANDBOX_LEDGER_PATH
     )
     return {"TIKTOK_CLIENT_KEY": SANDBOX_CLIENT_KEY, "TIKTOK_QUOTA_LEDGER": ledger}
 

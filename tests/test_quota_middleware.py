@@ -273,7 +273,7 @@ async def test_ledger_off_keeps_rate_cap_and_handles_429_in_memory(tmp_path):
 def test_not_configured_when_everything_off(tmp_path):
     with pytest.raises(NotConfigured):
         make(tmp_path, TIKTOK_QUOTA_ENABLED=False, TIKTOK_MAX_REQUESTS_PER_SECOND=0)
-    with pytest.raises(ValueError, match="'stop' or 'wait'"):
+    with pytest.raises(ValueError, match="TIKTOK_QUOTA_ON_EXHAUSTED takes one of stop, wait"):
         make(tmp_path, TIKTOK_QUOTA_ON_EXHAUSTED="pause")
 
 

@@ -69,9 +69,11 @@ DROPPED_HEADERS = {b"set-cookie", b"authorization", b"content-length", b"transfe
 
 def cassette_mode(settings: BaseSettings) -> str:
     """CASSETTE_MODE, checked; ``scrapy check`` replays by default (never the network)."""
+    from tiktok_scrapy.settings_check import check_value  # the one validator (settings_spec)
+    from tiktok_scrapy.settings_spec import SPEC
+
     mode = str(settings.get("CASSETTE_MODE") or OFF).strip().lower()
-    if mode not in MODES:
-        raise ValueError(f"CASSETTE_MODE is {mode!r}: use record, replay or off.")
+    check_value(SPEC["CASSETTE_MODE"], mode)  # SettingsError (a ValueError), one line
     if mode == OFF and os.environ.get("SCRAPY_CHECK"):
         return REPLAY
     return mode

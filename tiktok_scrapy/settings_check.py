@@ -4,13 +4,14 @@ Components read their settings when Scrapy builds them, mid-start-up, where a ba
 becomes a traceback (or, read per page, a crawl that "finishes" with nothing).
 ``scrapy crawl``, ``scrapy plan`` and ``scrapy quota`` call :func:`check_settings` first, so
 a mistake in ``-s NAME=value`` is one line naming the setting, the value and what is
-allowed. The declarations (type, range, meaning) are in ``settings_spec``.
+allowed. The declarations (type, range, meaning) are in ``settings_spec``. This is the one
+validator: a component that must refuse a value itself calls :func:`checked`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,19 @@ def check_settings(settings: Any, names: Iterable[str] | None = None) -> None:
         from tiktok_scrapy.storage.backend import backend
 
         backend(settings)  # mongodb without MONGODB_URI
+
+
+def checked(settings: Any, name: str, normalise: Callable[[str], str] | None = None) -> Any:
+    """Setting ``name`` parsed as declared, for a component that reads it (the one validator).
+
+    ``normalise`` is applied to a text value first (a component that folds case, say).
+    The crawl commands already ran :func:`check_settings`; this catches settings given to a
+    component some other way, with the same one-line SettingsError (a ValueError).
+    """
+    value = settings.get(name)
+    if normalise is not None and isinstance(value, str):
+        value = normalise(value)
+    return check_value(SPEC[name], value)
 
 
 def _names(settings: Any) -> list[str]:

@@ -40,7 +40,7 @@ from urllib.parse import parse_qsl, urlsplit
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Headers, Response
 from scrapy.http.response.text import TextResponse
-from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
+from scrapy.settings import BaseSettings
 
 from tiktok_scrapy.api.endpoints import TOKEN_PATH, endpoint_for_url
 from tiktok_scrapy.closing import close_spider_soon
@@ -362,9 +362,9 @@ def _headers(headers: Headers) -> dict[str, str]:
 
 
 def _default(settings: BaseSettings, name: str, value: Any) -> None:
-    """Set ``name`` unless the user chose it (command line, spider or job settings)."""
-    if (settings.getpriority(name) or 0) <= SETTINGS_PRIORITIES["project"]:
-        settings.set(name, value, priority=SETTINGS_PRIORITIES["project"])
+    """Set ``name`` unless the user chose it (settings.py, command line, spider or job
+    settings): the project's defaults are at "addon" priority too (default_settings.py)."""
+    settings.set(name, value, priority="addon")
 
 
 class CassetteAddon:

@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from tiktok_scrapy import settings as project_defaults
+from tiktok_scrapy import settings as project_settings
 from tiktok_scrapy.api.query import did_you_mean
 from tiktok_scrapy.api.windows import check_day
+from tiktok_scrapy.default_settings import DEFAULTS
 from tiktok_scrapy.settings_spec import (
     PREFIXES,
     SETTINGS,
@@ -52,9 +53,10 @@ def check_settings(settings: Any, names: Iterable[str] | None = None) -> None:
     ``settings`` is Scrapy's Settings (or any mapping); unknown names in our namespaces
     (``TIKTOK_*``, ``MONGODB_*``, ``CASSETTE_*``) are refused as typos.
     """
-    # A name with a default in settings.py but no declaration yet (a setting added on
-    # another branch) is not a typo: tests/test_bad_inputs.py asks for its declaration.
-    known = SPEC.keys() | set(dir(project_defaults))
+    # A name with a value in settings.py or default_settings.py but no declaration yet (a
+    # setting added on another branch) is not a typo: tests/test_bad_inputs.py asks for its
+    # declaration.
+    known = SPEC.keys() | DEFAULTS.keys() | set(dir(project_settings))
     for name in sorted(_names(settings)):
         if name.startswith(PREFIXES) and name not in known:
             suggestion = did_you_mean(name, SPEC)

@@ -20,6 +20,7 @@ from pathlib import Path
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
+from tiktok_scrapy.commands import ProjectDefaults
 from tiktok_scrapy.settings_check import SettingsError, check_settings
 from tiktok_scrapy.settings_spec import SETTINGS
 from tiktok_scrapy.storage.backend import configured_uri
@@ -28,7 +29,7 @@ from tiktok_scrapy.storage.mongo import make_client, short_error
 from tiktok_scrapy.storage.tables import TableError, export_jsonl
 
 
-class Command(ScrapyCommand):
+class Command(ProjectDefaults, ScrapyCommand):
     requires_project = False
     requires_crawler_process = False
     default_settings = {"LOG_ENABLED": False}

@@ -1,10 +1,10 @@
 """TikTokAddon: the project's defaults and the settings a crawl derives from its config.
 
-Both are set before the settings freeze.
-
-First it applies ``tiktok_scrapy.default_settings`` at "addon" priority (what a user sets
-anywhere else wins). Scrapy builds the spider (and so loads and validates its config)
-before it applies add-ons, so this is the one place that can turn a config into settings:
+Both are set before the settings freeze. First the defaults
+(``tiktok_scrapy.default_settings``) at "addon" priority: what a user sets anywhere else
+(settings.py, ``custom_settings``, ``-s``, a scrapyd job) wins. Scrapy builds the spider
+(and so loads and validates its config) before it applies add-ons, so this is the one place
+that can turn a config into settings:
 - ``TIKTOK_SANDBOX``: start the sandbox in a background thread on a free loopback port and
   point ``TIKTOK_API_URL``, the credentials and the quota ledger at it (a resumed crawl
   re-issues its chains from the checkpoints, so a new port each run is fine);

@@ -31,3 +31,22 @@ def make_sandbox() -> Iterator[Callable[..., SandboxThread]]:
     yield make
     for running in started:
         running.stop()
+
+
+# --- The project's settings (tests/settings_fixture.py) ----------------------------------
+# One source for tests that need the project's settings or defaults, instead of a copy per
+# file. Test modules that need them at import time import tests/settings_fixture.py itself.
+from settings_fixture import project_settings as _project_settings  # noqa: E402
+from settings_fixture import settings_dict as _settings_dict  # noqa: E402
+
+
+@pytest.fixture
+def project_settings() -> Callable[..., Any]:
+    """``project_settings(**overrides)``: Scrapy Settings as a ``scrapy`` command sees them."""
+    return _project_settings
+
+
+@pytest.fixture
+def settings_dict() -> Callable[..., dict[str, Any]]:
+    """``settings_dict(*prefixes, **overrides)``: our defaults as a dict, for get_crawler."""
+    return _settings_dict

@@ -20,8 +20,8 @@ from crawling import CrawlResult, run_crawl
 from scrapy import Request, signals
 from scrapy.http import TextResponse
 from scrapy.utils.test import get_crawler
+from settings_fixture import settings_dict
 
-from tiktok_scrapy import settings as project_settings
 from tiktok_scrapy.sandbox import SandboxThread
 from tiktok_scrapy.sandbox.dataset import Dataset, UserError
 from tiktok_scrapy.spiders.base import ResearchApiSpider
@@ -280,8 +280,7 @@ class Engine:
 def open_spider(
     cls: type[ResearchApiSpider], config: dict, extra: dict | None = None
 ) -> tuple[Any, list[Request]]:
-    settings = {k: v for k, v in vars(project_settings).items() if k.startswith("TIKTOK_")}
-    settings |= {"TIKTOK_API_URL": "http://127.0.0.1:9", **(extra or {})}
+    settings = settings_dict("TIKTOK_", TIKTOK_API_URL="http://127.0.0.1:9", **(extra or {}))
     crawler = get_crawler(cls, settings_dict=settings)
     spider = cls.from_crawler(crawler, config=json.dumps(config))
     crawler.spider = spider

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scrapy import Request
 from scrapy.settings import Settings
-from scrapy.utils.project import get_project_settings
+from settings_fixture import project_settings
 
 from tiktok_scrapy.api.endpoints import ENDPOINTS, TOKEN_PATH
 from tiktok_scrapy.api.query import QUERY_KEYS
@@ -150,13 +150,6 @@ _names = itertools.count()
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("fuzz")
-
-
-def project_settings(**values: Any) -> Settings:
-    result = get_project_settings().copy()
-    for name, value in values.items():
-        result.set(name, value, priority="cmdline")
-    return result
 
 
 PROJECT = project_settings()

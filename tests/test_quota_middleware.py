@@ -13,8 +13,8 @@ import pytest
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import JsonRequest, Request, TextResponse
 from scrapy.utils.test import get_crawler
+from settings_fixture import settings_dict
 
-from tiktok_scrapy import settings as project_settings
 from tiktok_scrapy.chains import meta
 from tiktok_scrapy.middlewares.quota import (
     QuotaExhausted,
@@ -27,17 +27,18 @@ from tiktok_scrapy.quota_ledger import ApiClock, Client, MongoLedger, SqliteLedg
 KEY = "client-key-for-tests-AbCd"
 CLIENT = Client.from_key(KEY)
 API = "http://127.0.0.1:9"
+# Probes run without the feeds and cassettes, but with the project's defaults (the add-on).
+ONLY_DEFAULTS = '{"tiktok_scrapy.addons.TikTokAddon": 0}'
 START = datetime(2024, 5, 1, 22, 0, 0, tzinfo=UTC).timestamp()  # 2 h before the reset
 
 
 def settings(**overrides: Any) -> dict[str, Any]:
-    values = {
-        k: getattr(project_settings, k)
-        for k in dir(project_settings)
-        if k.startswith(("TIKTOK_", "MONGODB_"))
-    }
-    values.update(
-        TIKTOK_CLIENT_KEY=KEY, TIKTOK_CLIENT_SECRET="secret", TIKTOK_MAX_REQUESTS_PER_SECOND=0
+    values = settings_dict(
+        "TIKTOK_",
+        "MONGODB_",
+        TIKTOK_CLIENT_KEY=KEY,
+        TIKTOK_CLIENT_SECRET="secret",
+        TIKTOK_MAX_REQUESTS_PER_SECOND=0,
     )
     values.update(overrides)
     return values
@@ -273,7 +274,7 @@ async def test_ledger_off_keeps_rate_cap_and_handles_429_in_memory(tmp_path):
 def test_not_configured_when_everything_off(tmp_path):
     with pytest.raises(NotConfigured):
         make(tmp_path, TIKTOK_QUOTA_ENABLED=False, TIKTOK_MAX_REQUESTS_PER_SECOND=0)
-    with pytest.raises(ValueError, match="'stop' or 'wait'"):
+    with pytest.raises(ValueError, match="TIKTOK_QUOTA_ON_EXHAUSTED takes one of stop, wait"):
         make(tmp_path, TIKTOK_QUOTA_ON_EXHAUSTED="pause")
 
 
@@ -373,7 +374,7 @@ def run_probe(tmp_path, url: str, n: int, *settings_: str, env: dict | None = No
     spider = tmp_path / "probe.py"
     spider.write_text(SPIDER.format(n=n, url=url, out=str(out)))
     overrides = {
-        "ADDONS": "{}",
+        "ADDONS": ONLY_DEFAULTS,
         "ITEM_PIPELINES": "{}",
         "EXTENSIONS": "{}",
         "TIKTOK_API_URL": url,
@@ -488,7 +489,7 @@ def test_one_ctrl_c_ends_a_quota_wait(tmp_path):
         spider = tmp_path / "probe.py"
         spider.write_text(SPIDER.format(n=5, url=sandbox.url, out=str(out)))
         settings_ = {
-            "ADDONS": "{}",
+            "ADDONS": ONLY_DEFAULTS,
             "ITEM_PIPELINES": "{}",
             "EXTENSIONS": "{}",
             "TIKTOK_API_URL": sandbox.url,

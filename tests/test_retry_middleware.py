@@ -10,8 +10,8 @@ import pytest
 from scrapy.exceptions import DownloadTimeoutError, IgnoreRequest
 from scrapy.http import HtmlResponse, JsonRequest, Request, Response, TextResponse
 from scrapy.utils.test import get_crawler
+from settings_fixture import settings_dict
 
-from tiktok_scrapy import settings as project_settings
 from tiktok_scrapy.chains import meta
 from tiktok_scrapy.middlewares.retry import ApiRetryMiddleware, backoff_delay
 
@@ -19,11 +19,7 @@ URL = "http://127.0.0.1:9/v2/research/video/query/?fields=id"
 
 
 def settings(**overrides: Any) -> dict[str, Any]:
-    values = {
-        k: getattr(project_settings, k) for k in dir(project_settings) if k.startswith("TIKTOK_")
-    }
-    values.update(overrides)
-    return values
+    return settings_dict("TIKTOK_", **overrides)
 
 
 NOW = 1_000_000.0  # the middleware's clock in these tests

@@ -12,8 +12,8 @@ import pytest
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import JsonRequest, Request, TextResponse
 from scrapy.utils.test import get_crawler
+from settings_fixture import settings_dict
 
-from tiktok_scrapy import settings as project_settings
 from tiktok_scrapy.chains import meta
 from tiktok_scrapy.middlewares.token import TokenMiddleware, read_credentials
 
@@ -22,12 +22,13 @@ API = "http://127.0.0.1:9"
 
 
 def settings(**overrides: Any) -> dict[str, Any]:
-    values = {
-        k: getattr(project_settings, k)
-        for k in dir(project_settings)
-        if k.startswith(("TIKTOK_", "MONGODB_"))
-    }
-    values.update(TIKTOK_API_URL=API, TIKTOK_CLIENT_KEY=KEY, TIKTOK_CLIENT_SECRET=SECRET)
+    values = settings_dict(
+        "TIKTOK_",
+        "MONGODB_",
+        TIKTOK_API_URL=API,
+        TIKTOK_CLIENT_KEY=KEY,
+        TIKTOK_CLIENT_SECRET=SECRET,
+    )
     values.update(overrides)
     return values
 

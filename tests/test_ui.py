@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from scrapy.settings import Settings
-from scrapy.utils.project import get_project_settings
+from settings_fixture import project_settings
 from starlette.testclient import TestClient
 
 from tiktok_scrapy.commands.ui import build_app
@@ -33,7 +33,7 @@ SECRET = "s3cret-client-secret-value"
 
 
 def settings(tmp_path: Path, **extra: object) -> Settings:
-    result = get_project_settings()
+    result = project_settings()
     result.set("TIKTOK_QUOTA_LEDGER", str(tmp_path / "quota.sqlite"), priority="cmdline")
     for name, value in extra.items():
         result.set(name, value, priority="cmdline")

@@ -52,12 +52,12 @@ def ui_url(tmp_path: Path) -> Iterator[str]:
             pytest.fail(missing)
         pytest.skip(missing)
     import uvicorn
-    from scrapy.utils.project import get_project_settings
+    from settings_fixture import project_settings
 
     from tiktok_scrapy.ui.app import UiConfig, create_app
     from tiktok_scrapy.ui.jobs import JobStore
 
-    settings = get_project_settings()
+    settings = project_settings()
     settings.set("TIKTOK_QUOTA_LEDGER", str(tmp_path / "quota.sqlite"), priority="cmdline")
     store = JobStore(tmp_path / "ui", cwd=ROOT)
     app = create_app(UiConfig(settings, store))

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from scrapy.utils.project import get_project_settings
+from settings_fixture import project_settings
 from starlette.testclient import TestClient
 
 from tiktok_scrapy.ui.app import UiConfig, create_app
@@ -34,7 +34,7 @@ def wait_for(c: TestClient, url: str, done) -> dict:
 
 
 def test_stop_gracefully_then_resume_to_complete(tmp_path: Path) -> None:
-    settings = get_project_settings()
+    settings = project_settings()
     store = JobStore(
         tmp_path / "ui",
         settings={"TIKTOK_SANDBOX_OPTIONS": json.dumps({"latency_ms": 300})},

@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from scrapy.utils.project import get_project_settings
+from settings_fixture import project_settings
 from starlette.testclient import TestClient
 from test_scrapyd_deploy import BIN, PASSWORD, USER, _clean_env, _source_copy
 from test_scrapyd_deploy import scrapyd as scrapyd
@@ -47,7 +47,7 @@ def test_crawls_run_as_scrapyd_jobs(scrapyd, tmp_path: Path, monkeypatch) -> Non
     monkeypatch.setenv("SCRAPYD_USERNAME", USER)
     monkeypatch.setenv("SCRAPYD_PASSWORD", PASSWORD)
     store = JobStore(tmp_path / "ui", scrapyd_url=scrapyd.url)
-    app = create_app(UiConfig(get_project_settings(), store))
+    app = create_app(UiConfig(project_settings(), store))
     config = {"hashtags": ["flood"], "start_date": "2024-01-05", "end_date": "2024-01-07"}
     with TestClient(app, base_url="http://127.0.0.1:8642") as c:
         c.get("/")

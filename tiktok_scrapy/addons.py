@@ -1,7 +1,10 @@
-"""TikTokAddon: the settings a crawl derives from its spider and config, set before freezing.
+"""TikTokAddon: the project's defaults and the settings a crawl derives from its config.
 
-Scrapy builds the spider (and so loads and validates its config) before it applies
-add-ons, so this is the one place that can turn a config into settings:
+Both are set before the settings freeze. First the defaults
+(``tiktok_scrapy.default_settings``) at "addon" priority: what a user sets anywhere else
+(settings.py, ``custom_settings``, ``-s``, a scrapyd job) wins. Scrapy builds the spider
+(and so loads and validates its config) before it applies add-ons, so this is the one place
+that can turn a config into settings:
 - ``TIKTOK_SANDBOX``: start the sandbox in a background thread on a free loopback port and
   point ``TIKTOK_API_URL``, the credentials and the quota ledger at it (a resumed crawl
   re-issues its chains from the checkpoints, so a new port each run is fine);
@@ -26,12 +29,13 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 
+from tiktok_scrapy.default_settings import apply_defaults
 from tiktok_scrapy.quota_ledger import (
     DEFAULT_SANDBOX_COLLECTION,
     DEFAULT_SANDBOX_LEDGER_PATH,
     SANDBOX_CLIENT_KEY,
 )
-from tiktok_scrapy.storage.mongo import mongodb_uri
+from tiktok_scrapy.storage.backend import MONGODB, backend
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +52,7 @@ class TikTokAddon:
         return addon
 
     def update_settings(self, settings: BaseSettings) -> None:
+        apply_defaults(settings)
         spider = self.crawler.spider
         if settings.getbool("TIKTOK_SANDBOX"):
             self._start_sandbox(settings)
@@ -56,7 +61,7 @@ class TikTokAddon:
         outdir = resolve_output_dir(settings, spider.name)
         _replace(settings, "TIKTOK_OUTPUT_DIR", str(outdir))
         checking = bool(os.environ.get("SCRAPY_CHECK"))  # `scrapy check` runs no feeds
-        with_mongodb = bool(mongodb_uri(settings))
+        with_mongodb = backend(settings) == MONGODB
         if not settings.getdict("FEEDS") and not with_mongodb and not checking:
             _replace(settings, "FEEDS", default_feeds(outdir, spider))
         elif settings.getdict("FEEDS"):
@@ -66,7 +71,7 @@ class TikTokAddon:
             # are synchronous), so one item at a time per response loses nothing, and
             # Scrapy's 100 cost a task per item (~20% of the CPU; docs/benchmarks.md). The
             # MongoDB pipeline answers once its batch is written: it needs the 100.
-            _replace(settings, "CONCURRENT_ITEMS", 1)
+            settings.set("CONCURRENT_ITEMS", 1, priority="addon")
         config = spider.config
         if config.max_items:
             _replace(settings, "CLOSESPIDER_ITEMCOUNT", config.max_items)
@@ -99,7 +104,7 @@ def sandbox_quota_settings(settings: BaseSettings) -> dict[str, str]:
     ``scrapy quota -s TIKTOK_SANDBOX=true`` shows today's sandbox spend like the real one.
     """
     ledger = settings.get("TIKTOK_QUOTA_LEDGER") or (
-        DEFAULT_SANDBOX_COLLECTION if mongodb_uri(settings) else DEFAULT_SANDBOX_LEDGER_PATH
+        DEFAULT_SANDBOX_COLLECTION if backend(settings) == MONGODB else DEFAULT_SANDBOX_LEDGER_PATH
     )
     return {"TIKTOK_CLIENT_KEY": SANDBOX_CLIENT_KEY, "TIKTOK_QUOTA_LEDGER": ledger}
 
@@ -118,10 +123,8 @@ def with_sandbox_quota(settings: BaseSettings) -> BaseSettings:
 
 
 def _replace(settings: BaseSettings, name: str, value: Any) -> None:
-    """Set a derived value at the setting's own priority, so it replaces what is there.
-
-    The project's settings module defines every setting at "project" priority, above
-    add-ons': setting at "addon" priority would be ignored.
+    """Set a value derived from the setting's own value (a resolved template, the sandbox's
+    URL) at that value's priority, so it replaces what it was derived from, whoever set it.
     """
     settings.set(name, value, priority=max(settings.getpriority(name) or 0, 15))
 

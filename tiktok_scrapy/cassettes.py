@@ -40,7 +40,7 @@ from urllib.parse import parse_qsl, urlsplit
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Headers, Response
 from scrapy.http.response.text import TextResponse
-from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
+from scrapy.settings import BaseSettings
 
 from tiktok_scrapy.api.endpoints import TOKEN_PATH, endpoint_for_url
 from tiktok_scrapy.closing import close_spider_soon
@@ -69,9 +69,11 @@ DROPPED_HEADERS = {b"set-cookie", b"authorization", b"content-length", b"transfe
 
 def cassette_mode(settings: BaseSettings) -> str:
     """CASSETTE_MODE, checked; ``scrapy check`` replays by default (never the network)."""
+    from tiktok_scrapy.settings_check import check_value  # the one validator (settings_spec)
+    from tiktok_scrapy.settings_spec import SPEC
+
     mode = str(settings.get("CASSETTE_MODE") or OFF).strip().lower()
-    if mode not in MODES:
-        raise ValueError(f"CASSETTE_MODE is {mode!r}: use record, replay or off.")
+    check_value(SPEC["CASSETTE_MODE"], mode)  # SettingsError (a ValueError), one line
     if mode == OFF and os.environ.get("SCRAPY_CHECK"):
         return REPLAY
     return mode
@@ -360,9 +362,9 @@ def _headers(headers: Headers) -> dict[str, str]:
 
 
 def _default(settings: BaseSettings, name: str, value: Any) -> None:
-    """Set ``name`` unless the user chose it (command line, spider or job settings)."""
-    if (settings.getpriority(name) or 0) <= SETTINGS_PRIORITIES["project"]:
-        settings.set(name, value, priority=SETTINGS_PRIORITIES["project"])
+    """Set ``name`` unless the user chose it (settings.py, command line, spider or job
+    settings): the project's defaults are at "addon" priority too (default_settings.py)."""
+    settings.set(name, value, priority="addon")
 
 
 class CassetteAddon:

@@ -218,7 +218,8 @@ def run_purge(
     """Purge what ``gone`` lists from the refresh's source (files or MongoDB); audit it.
 
     ``sources`` are the files the refresh read its ids from, per category."""
-    from tiktok_scrapy.storage.mongo import make_client, mongodb_uri
+    from tiktok_scrapy.storage.backend import mongodb_uri
+    from tiktok_scrapy.storage.mongo import make_client
 
     from_output = config.resolve(config.from_output) if config.from_output else None
     deleted: dict[str, int] = {}

@@ -4,19 +4,21 @@ Components read their settings when Scrapy builds them, mid-start-up, where a ba
 becomes a traceback (or, read per page, a crawl that "finishes" with nothing).
 ``scrapy crawl``, ``scrapy plan`` and ``scrapy quota`` call :func:`check_settings` first, so
 a mistake in ``-s NAME=value`` is one line naming the setting, the value and what is
-allowed. The declarations (type, range, meaning) are in ``settings_spec``.
+allowed. The declarations (type, range, meaning) are in ``settings_spec``. This is the one
+validator: a component that must refuse a value itself calls :func:`checked`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from tiktok_scrapy import settings as project_defaults
+from tiktok_scrapy import settings as project_settings
 from tiktok_scrapy.api.query import did_you_mean
 from tiktok_scrapy.api.windows import check_day
+from tiktok_scrapy.default_settings import DEFAULTS
 from tiktok_scrapy.settings_spec import (
     PREFIXES,
     SETTINGS,
@@ -31,6 +33,7 @@ from tiktok_scrapy.settings_spec import (
 from tiktok_scrapy.text import excerpt, expand_user, invisible_at, one_line
 
 DOCS = "docs/settings.md"
+BACKEND = "TIKTOK_STORAGE_BACKEND"
 
 
 class SettingsError(ValueError):
@@ -50,9 +53,10 @@ def check_settings(settings: Any, names: Iterable[str] | None = None) -> None:
     ``settings`` is Scrapy's Settings (or any mapping); unknown names in our namespaces
     (``TIKTOK_*``, ``MONGODB_*``, ``CASSETTE_*``) are refused as typos.
     """
-    # A name with a default in settings.py but no declaration yet (a setting added on
-    # another branch) is not a typo: tests/test_bad_inputs.py asks for its declaration.
-    known = SPEC.keys() | set(dir(project_defaults))
+    # A name with a value in settings.py or default_settings.py but no declaration yet (a
+    # setting added on another branch) is not a typo: tests/test_bad_inputs.py asks for its
+    # declaration.
+    known = SPEC.keys() | DEFAULTS.keys() | set(dir(project_settings))
     for name in sorted(_names(settings)):
         if name.startswith(PREFIXES) and name not in known:
             suggestion = did_you_mean(name, SPEC)
@@ -63,6 +67,23 @@ def check_settings(settings: Any, names: Iterable[str] | None = None) -> None:
             )
     for spec in SETTINGS if names is None else (SPEC[n] for n in names):
         check_value(spec, settings.get(spec.name))
+    if names is None or BACKEND in names:
+        from tiktok_scrapy.storage.backend import backend
+
+        backend(settings)  # mongodb without MONGODB_URI
+
+
+def checked(settings: Any, name: str, normalise: Callable[[str], str] | None = None) -> Any:
+    """Setting ``name`` parsed as declared, for a component that reads it (the one validator).
+
+    ``normalise`` is applied to a text value first (a component that folds case, say).
+    The crawl commands already ran :func:`check_settings`; this catches settings given to a
+    component some other way, with the same one-line SettingsError (a ValueError).
+    """
+    value = settings.get(name)
+    if normalise is not None and isinstance(value, str):
+        value = normalise(value)
+    return check_value(SPEC[name], value)
 
 
 def _names(settings: Any) -> list[str]:

@@ -2,9 +2,9 @@
 
 ``settings_check.check_settings`` validates a crawl's settings against this table before
 anything starts, and ``docs/settings.md`` is generated from it (``python -m
-tiktok_scrapy.settings_spec > docs/settings.md``; a test keeps the page in sync). The
-defaults stay in ``tiktok_scrapy/settings.py``, the one place Scrapy reads them from.
-No Scrapy imports.
+tiktok_scrapy.settings_spec > docs/settings.md``; a test keeps the page in sync). Each
+declaration carries the setting's default: ``tiktok_scrapy.default_settings`` is built from
+them, and the project's add-on applies it at "addon" priority. No Scrapy imports.
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ class Setting:
     optional: bool = False  # None (unset) is allowed
     secret: bool = False  # never echoed in a message
     section: str = "The API"
+    # The project's default, applied at "addon" priority by tiktok_scrapy.default_settings
+    # (None: unset, or Scrapy's own default for Scrapy's settings).
+    default: Any = None
 
     def allowed(self, unset: bool = True) -> str:
         """What values are allowed, in words (for errors and the reference page)."""
@@ -105,6 +108,7 @@ SETTINGS: tuple[Setting, ...] = (
         "TIKTOK_API_URL",
         "url",
         "Base URL of the Research API (the token URL is {TIKTOK_API_URL}/v2/oauth/token/).",
+        default="https://open.tiktokapis.com",
         section=_API,
     ),
     Setting(
@@ -113,6 +117,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Client key; default: the TIKTOK_CLIENT_KEY environment "
         "variable. Never put it in a committed file.",
         optional=True,
+        default=None,
         section=_API,
     ),
     Setting(
@@ -121,6 +126,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Client secret; default: the TIKTOK_CLIENT_SECRET environment variable. Never logged.",
         optional=True,
         secret=True,
+        default=None,
         section=_API,
     ),
     Setting(
@@ -129,6 +135,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds before a token expires (tokens live 2 h) that a new one is fetched.",
         minimum=0,
         maximum=3600,
+        default=300,
         section=_API,
     ),
     Setting(
@@ -138,6 +145,7 @@ SETTINGS: tuple[Setting, ...] = (
         "before the crawl closes with reason token_unavailable.",
         minimum=0,
         maximum=100,
+        default=5,
         section=_API,
     ),
     Setting(
@@ -145,12 +153,14 @@ SETTINGS: tuple[Setting, ...] = (
         "bool",
         "Start the local sandbox in-process and crawl it with "
         "sandbox credentials (no account needed).",
+        default=False,
         section=_API,
     ),
     Setting(
         "TIKTOK_SANDBOX_OPTIONS",
         "sandbox",
         "Sandbox options (seed, faults, quotas ...), see docs/sandbox.md.",
+        default={},
         section=_API,
     ),
     # --- Quota
@@ -158,6 +168,7 @@ SETTINGS: tuple[Setting, ...] = (
         "TIKTOK_QUOTA_ENABLED",
         "bool",
         "Keep a ledger of requests spent per client key, quota family and UTC day.",
+        default=True,
         section=_QUOTA,
     ),
     Setting(
@@ -167,6 +178,7 @@ SETTINGS: tuple[Setting, ...] = (
         "collection when MONGODB_URI is set. Unset: ~/.local/share/tiktok-scrapy/"
         "quota.sqlite or collection quota_ledger.",
         optional=True,
+        default=None,
         section=_QUOTA,
     ),
     Setting(
@@ -177,6 +189,7 @@ SETTINGS: tuple[Setting, ...] = (
         "documented limit.",
         choices=tuple(f.value for f in QuotaFamily),
         maximum=10**9,
+        default={"main": 1000, "follow": 20000},
         section=_QUOTA,
     ),
     Setting(
@@ -185,6 +198,7 @@ SETTINGS: tuple[Setting, ...] = (
         "When a family is spent: stop (resume with "
         "the same JOBDIR tomorrow) or wait until 00:00 UTC + margin.",
         choices=("stop", "wait"),
+        default="stop",
         section=_QUOTA,
     ),
     Setting(
@@ -193,6 +207,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds after 00:00 UTC to wait before going on (TIKTOK_QUOTA_ON_EXHAUSTED=wait).",
         minimum=0,
         maximum=3600,
+        default=60,
         section=_QUOTA,
     ),
     Setting(
@@ -202,6 +217,7 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=0.01,
         maximum=1000,
         zero_is_off=True,
+        default=8.0,
         section=_QUOTA,
     ),
     # --- Retries
@@ -212,6 +228,7 @@ SETTINGS: tuple[Setting, ...] = (
         "502-504, non-JSON bodies, transient 400s).",
         minimum=0,
         maximum=100,
+        default=6,
         section=_RETRY,
     ),
     Setting(
@@ -220,6 +237,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds of the first retry's backoff; it doubles per retry, times a jitter in [0.5, 1.5).",
         minimum=0,
         maximum=3600,
+        default=1.0,
         section=_RETRY,
     ),
     Setting(
@@ -228,6 +246,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Longest backoff between two retries, in seconds.",
         minimum=0,
         maximum=86400,
+        default=60.0,
         section=_RETRY,
     ),
     Setting(
@@ -236,6 +255,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Retries of 'Search Id ... invalid or expired' before the chain restarts without it.",
         minimum=0,
         maximum=100,
+        default=3,
         section=_RETRY,
     ),
     Setting(
@@ -245,6 +265,7 @@ SETTINGS: tuple[Setting, ...] = (
         "one day, split it by this query field; empty: give up on that day.",
         choices=("video_length", "region_code"),
         optional=True,
+        default="video_length",
         section=_RETRY,
     ),
     Setting(
@@ -254,6 +275,7 @@ SETTINGS: tuple[Setting, ...] = (
         "that still say has_more but made no progress (no records, or the cursor unmoved).",
         minimum=1,
         maximum=10000,
+        default=5,
         section=_RETRY,
     ),
     Setting(
@@ -263,6 +285,7 @@ SETTINGS: tuple[Setting, ...] = (
         "left than this is cut into chains of about this many pages, crawled in parallel.",
         minimum=1,
         maximum=1000,
+        default=5,
         section=_RETRY,
     ),
     Setting(
@@ -271,6 +294,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Outage breaker: how many recent data requests it looks at.",
         minimum=2,
         maximum=10000,
+        default=20,
         section=_RETRY,
     ),
     Setting(
@@ -279,6 +303,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Outage breaker: the share of those that failed (5xx, HTML, network) that opens it.",
         minimum=0.05,
         maximum=1,
+        default=0.5,
         section=_RETRY,
     ),
     Setting(
@@ -287,6 +312,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Outage breaker: seconds before the first probe; doubled after each failed probe.",
         minimum=0.01,
         maximum=86400,
+        default=30.0,
         section=_RETRY,
     ),
     Setting(
@@ -295,6 +321,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Outage breaker: the longest pause between probes, in seconds.",
         minimum=0.01,
         maximum=86400,
+        default=1800.0,
         section=_RETRY,
     ),
     Setting(
@@ -303,6 +330,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Outage breaker: wait (hold requests, probe, go on by itself) or stop (close with "
         "reason api_outage, resumable).",
         choices=("wait", "stop"),
+        default="wait",
         section=_RETRY,
     ),
     Setting(
@@ -313,6 +341,7 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
         maximum=7 * 86400,
         zero_is_off=True,
+        default=21600.0,
         section=_RETRY,
     ),
     Setting(
@@ -321,6 +350,7 @@ SETTINGS: tuple[Setting, ...] = (
         "refresh: ids per batch compliance task (the API takes at most 10,000).",
         minimum=1,
         maximum=10000,
+        default=10000,
         section=_RETRY,
     ),
     Setting(
@@ -330,6 +360,7 @@ SETTINGS: tuple[Setting, ...] = (
         "as long, up to TIKTOK_COMPLIANCE_POLL_MAX.",
         minimum=0,
         maximum=86400,
+        default=10.0,
         section=_RETRY,
     ),
     Setting(
@@ -338,6 +369,7 @@ SETTINGS: tuple[Setting, ...] = (
         "refresh: the longest wait between two status polls, in seconds.",
         minimum=0,
         maximum=86400,
+        default=300.0,
         section=_RETRY,
     ),
     Setting(
@@ -346,6 +378,7 @@ SETTINGS: tuple[Setting, ...] = (
         "refresh: how often a task the API reports Failed is created again.",
         minimum=0,
         maximum=100,
+        default=2,
         section=_RETRY,
     ),
     # --- Output
@@ -356,12 +389,14 @@ SETTINGS: tuple[Setting, ...] = (
         "records and report; {spider} and {job} (the JOBDIR's name, or a UTC timestamp) "
         "are filled in.",
         placeholders=("spider", "job"),
+        default="data/{spider}/{job}",
         section=_OUTPUT,
     ),
     Setting(
         "TIKTOK_PAGE_RECORDS",
         "bool",
         "Write one page record per API response (pages.jsonl, or MongoDB pages).",
+        default=True,
         section=_OUTPUT,
     ),
     Setting(
@@ -369,6 +404,7 @@ SETTINGS: tuple[Setting, ...] = (
         "choice",
         "Progress: auto (a live bar on a terminal, log lines otherwise), bar or log.",
         choices=("auto", "bar", "log"),
+        default="auto",
         section=_OUTPUT,
     ),
     Setting(
@@ -377,6 +413,7 @@ SETTINGS: tuple[Setting, ...] = (
         "refresh with purge: the file the audit line is appended to (empty: "
         "<TIKTOK_OUTPUT_DIR>/purge_audit.jsonl).",
         optional=True,
+        default=None,
         section=_OUTPUT,
     ),
     Setting(
@@ -386,12 +423,14 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=0.1,
         maximum=86400,
         zero_is_off=True,
+        default=30.0,
         section=_OUTPUT,
     ),
     Setting(
         "TIKTOK_REPORT_ENABLED",
         "bool",
         "Write report.html in TIKTOK_OUTPUT_DIR at the end of each crawl.",
+        default=True,
         section=_OUTPUT,
     ),
     # --- Daily mode
@@ -401,6 +440,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Folder of the ledger of days crawled (videos "
         "configs with mode: daily); {query_id} is the config's name or hash.",
         placeholders=("query_id",),
+        default="data/state/{query_id}",
         section=_DAILY,
     ),
     Setting(
@@ -408,6 +448,7 @@ SETTINGS: tuple[Setting, ...] = (
         "date",
         "Pin 'today' (UTC) for daily mode and `scrapy plan`; empty: the real date.",
         optional=True,
+        default=None,
         section=_DAILY,
     ),
     # --- Validation and storage
@@ -416,29 +457,50 @@ SETTINGS: tuple[Setting, ...] = (
         "bool",
         "Check every item against the codebook and "
         "normalise it; invalid items go to invalid_items.jsonl (or collection).",
+        default=True,
         section=_STORE,
     ),
     Setting(
         "TIKTOK_IDS_AS_STRINGS",
         "bool",
         "Store ids as strings instead of 64-bit integers.",
+        default=False,
+        section=_STORE,
+    ),
+    Setting(
+        "TIKTOK_STORAGE_BACKEND",
+        "choice",
+        "Where items and page records go: auto (MongoDB when MONGODB_URI is set, else JSON "
+        "Lines feeds), mongodb (MONGODB_URI required) or feeds (JSON Lines even when "
+        "MONGODB_URI is set). The quota ledger follows it.",
+        choices=("auto", "mongodb", "feeds"),
+        default="auto",
         section=_STORE,
     ),
     Setting(
         "MONGODB_URI",
         "mongodb_uri",
-        "MongoDB storage is on when set (setting or environment variable). Never logged.",
+        "MongoDB server; with TIKTOK_STORAGE_BACKEND=auto, storage is in MongoDB when set "
+        "(setting or environment variable). Never logged.",
         optional=True,
         secret=True,
+        default=None,
         section=_STORE,
     ),
-    Setting("MONGODB_DATABASE", "database", "MongoDB database name.", section=_STORE),
+    Setting(
+        "MONGODB_DATABASE",
+        "database",
+        "MongoDB database name.",
+        default="tiktok_research",
+        section=_STORE,
+    ),
     Setting(
         "MONGODB_BATCH_SIZE",
         "int",
         "Writes queued before a bulk_write.",
         minimum=1,
         maximum=100000,
+        default=500,
         section=_STORE,
     ),
     Setting(
@@ -447,18 +509,21 @@ SETTINGS: tuple[Setting, ...] = (
         "Longest wait of a queued write, in seconds.",
         minimum=0.01,
         maximum=3600,
+        default=2.0,
         section=_STORE,
     ),
     Setting(
         "MONGODB_SNAPSHOTS",
         "bool",
         "Keep engagement counts per crawl in <collection>_snapshots.",
+        default=False,
         section=_STORE,
     ),
     Setting(
         "MONGODB_CLIENT_CLASS",
         "import",
         "Client class, as an import path (tests use mongomock.MongoClient).",
+        default="pymongo.MongoClient",
         section=_STORE,
     ),
     Setting(
@@ -467,6 +532,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds to wait for the server at start.",
         minimum=0.1,
         maximum=3600,
+        default=10.0,
         section=_STORE,
     ),
     Setting(
@@ -475,6 +541,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Retries of a failed batch write before the crawl stops with reason mongodb_unavailable.",
         minimum=0,
         maximum=100,
+        default=5,
         section=_STORE,
     ),
     Setting(
@@ -483,6 +550,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds of the first write retry's backoff (doubles per retry).",
         minimum=0,
         maximum=3600,
+        default=1.0,
         section=_STORE,
     ),
     Setting(
@@ -491,6 +559,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Longest backoff between write retries, in seconds.",
         minimum=0,
         maximum=86400,
+        default=30.0,
         section=_STORE,
     ),
     # --- Cassettes
@@ -501,6 +570,7 @@ SETTINGS: tuple[Setting, ...] = (
         "scrubbed; replay: answer from the cassette with no network; off. See "
         "docs/cassettes.md.",
         choices=("record", "replay", "off"),
+        default="off",
         section=_CASSETTE,
     ),
     Setting(
@@ -508,9 +578,16 @@ SETTINGS: tuple[Setting, ...] = (
         "text",
         "Cassette folder name inside CASSETTE_DIR.",
         optional=True,
+        default=None,
         section=_CASSETTE,
     ),
-    Setting("CASSETTE_DIR", "path", "Folder of the cassettes.", section=_CASSETTE),
+    Setting(
+        "CASSETTE_DIR",
+        "path",
+        "Folder of the cassettes.",
+        default="fixtures/cassettes",
+        section=_CASSETTE,
+    ),
     # --- Scrapy's own, checked because a bad value is a traceback mid-start-up
     Setting(
         "JOBDIR",
@@ -526,6 +603,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Requests in flight at once (chains run concurrently, pages of a chain in order).",
         minimum=1,
         maximum=1000,
+        default=16,
         section=_SCRAPY,
     ),
     Setting(
@@ -534,6 +612,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds before a request times out (the API can take minutes before a 504).",
         minimum=1,
         maximum=86400,
+        default=300,
         section=_SCRAPY,
     ),
     Setting(
@@ -541,6 +620,7 @@ SETTINGS: tuple[Setting, ...] = (
         "log_level",
         "Scrapy's log level.",
         choices=("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG", "NOTSET"),
+        default="INFO",
         section=_SCRAPY,
     ),
 )
@@ -615,15 +695,15 @@ def parse_date(value: Any) -> date:
 def reference_markdown(defaults: dict[str, Any] | None = None) -> str:
     """docs/settings.md: every setting with its default, what it takes and what it does."""
     if defaults is None:
-        from tiktok_scrapy import settings as module
-
-        defaults = {s.name: getattr(module, s.name, None) for s in SETTINGS}
+        defaults = {s.name: s.default for s in SETTINGS}
     lines = [
         "# Settings reference",
         "",
         "Generated from `tiktok_scrapy/settings_spec.py` by "
         "`python -m tiktok_scrapy.settings_spec > docs/settings.md` (a test keeps it in "
-        "sync). Defaults live in `tiktok_scrapy/settings.py`. Give a value with "
+        "sync). The defaults are declared there too; the project's add-on applies them "
+        "(`tiktok_scrapy/default_settings.py`) at add-on priority, so `settings.py`, a "
+        "spider's `custom_settings`, `-s` and scrapyd jobs all override them. Give a value with "
         "`-s NAME=value` (or in a scrapyd job): `scrapy crawl`, `scrapy plan` and "
         "`scrapy quota` check every value below before anything starts and name the setting, "
         "the value and what is allowed in one line (exit status 2). A `TIKTOK_`, `MONGODB_` "

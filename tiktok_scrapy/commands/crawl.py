@@ -33,6 +33,7 @@ from tiktok_scrapy.chains.store import CheckpointError, CheckpointStore
 from tiktok_scrapy.commands.plan import plan_text
 from tiktok_scrapy.config import ConfigError
 from tiktok_scrapy.config_help import config_help
+from tiktok_scrapy.default_settings import apply_defaults
 from tiktok_scrapy.preflight import BAD_INPUT, check_spider, flag, one_line, preflight
 from tiktok_scrapy.verdict import EXIT_ERROR, EXIT_USAGE, exit_status
 
@@ -89,6 +90,7 @@ class Command(ScrapyCrawlCommand):
             super().process_options(args, opts)
         except UsageError as error:
             fail(str(error), self.settings)
+        apply_defaults(self.settings)  # checked and planned with them; the add-on applies them too
         if len(args) != 1:
             return  # Scrapy's own usage message
         assert self.settings is not None

@@ -20,14 +20,16 @@ from pathlib import Path
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
+from tiktok_scrapy.commands import ProjectDefaults
 from tiktok_scrapy.settings_check import SettingsError, check_settings
 from tiktok_scrapy.settings_spec import SETTINGS
+from tiktok_scrapy.storage.backend import configured_uri
 from tiktok_scrapy.storage.export import ExportError, export, format_for, parse_query
-from tiktok_scrapy.storage.mongo import make_client, mongodb_uri, short_error
+from tiktok_scrapy.storage.mongo import make_client, short_error
 from tiktok_scrapy.storage.tables import TableError, export_jsonl
 
 
-class Command(ScrapyCommand):
+class Command(ProjectDefaults, ScrapyCommand):
     requires_project = False
     requires_crawler_process = False
     default_settings = {"LOG_ENABLED": False}
@@ -95,7 +97,8 @@ class Command(ScrapyCommand):
             print(f"export: {error}", file=sys.stderr)
             self.exitcode = 2
             return
-        uri = mongodb_uri(self.settings)
+        # Reading a collection needs a URI whatever TIKTOK_STORAGE_BACKEND says.
+        uri = configured_uri(self.settings)
         try:
             if not uri:
                 raise ExportError("MONGODB_URI is not set: export it or pass -s MONGODB_URI=...")

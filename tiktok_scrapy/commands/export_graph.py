@@ -15,10 +15,11 @@ from typing import Any, ClassVar
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
+from tiktok_scrapy.commands import ProjectDefaults
 from tiktok_scrapy.graph import GraphInputError, export
 
 
-class Command(ScrapyCommand):
+class Command(ProjectDefaults, ScrapyCommand):
     requires_crawler_process = False
     default_settings: ClassVar[dict[str, Any]] = {"LOG_ENABLED": False}
 

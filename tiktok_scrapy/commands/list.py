@@ -14,10 +14,11 @@ from typing import Any, ClassVar
 from scrapy.commands import ScrapyCommand
 from scrapy.spiderloader import get_spider_loader
 
+from tiktok_scrapy.commands import ProjectDefaults
 from tiktok_scrapy.config_help import describe
 
 
-class Command(ScrapyCommand):
+class Command(ProjectDefaults, ScrapyCommand):
     requires_project = True
     requires_crawler_process = False
     default_settings: ClassVar[dict[str, Any]] = {"LOG_ENABLED": False}

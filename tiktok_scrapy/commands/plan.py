@@ -20,6 +20,7 @@ from scrapy.utils.conf import arglist_to_dict
 
 from tiktok_scrapy.addons import with_sandbox_quota
 from tiktok_scrapy.chains.store import CheckpointStore
+from tiktok_scrapy.commands import ProjectDefaults
 from tiktok_scrapy.commands.validate import add_spider_args
 from tiktok_scrapy.config import NetworkConfig, VideosConfig
 from tiktok_scrapy.continuous import DayLedger, newest_day, prepare_daily, run_today, state_dir
@@ -31,7 +32,7 @@ from tiktok_scrapy.quota_ledger import ApiClock, Client
 from tiktok_scrapy.settings_check import check_settings
 
 
-class Command(ScrapyCommand):
+class Command(ProjectDefaults, ScrapyCommand):
     requires_project = True
     default_settings: ClassVar[dict[str, Any]] = {"LOG_ENABLED": False}
 

@@ -16,13 +16,14 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from tiktok_scrapy.addons import with_sandbox_quota
+from tiktok_scrapy.commands import ProjectDefaults
 from tiktok_scrapy.middlewares.quota import daily_limits, open_ledger
 from tiktok_scrapy.middlewares.token import read_credentials
 from tiktok_scrapy.quota_ledger import ApiClock, Client, QuotaLedger, Spend, format_duration
 from tiktok_scrapy.settings_check import SettingsError, check_settings
 
 
-class Command(ScrapyCommand):
+class Command(ProjectDefaults, ScrapyCommand):
     requires_crawler_process = False
     default_settings: ClassVar[dict[str, Any]] = {"LOG_ENABLED": False}
 

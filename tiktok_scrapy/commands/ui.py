@@ -18,13 +18,14 @@ from typing import Any, ClassVar
 from scrapy.commands import ScrapyCommand
 from scrapy.utils.conf import arglist_to_dict
 
+from tiktok_scrapy.commands import ProjectDefaults
 from tiktok_scrapy.settings_check import SettingsError, check_settings
 from tiktok_scrapy.ui.security import is_loopback
 
 DEFAULT_PORT = 8642
 
 
-class Command(ScrapyCommand):
+class Command(ProjectDefaults, ScrapyCommand):
     requires_project = True
     requires_crawler_process = False
     default_settings: ClassVar[dict[str, Any]] = {"LOG_ENABLED": False}

@@ -20,6 +20,7 @@ from scrapy.exceptions import CloseSpider, UsageError
 from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.conf import arglist_to_dict
 
+from tiktok_scrapy.commands import ProjectDefaults
 from tiktok_scrapy.preflight import BAD_INPUT, one_line, preflight
 
 
@@ -35,7 +36,7 @@ def add_spider_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-class Command(ScrapyCommand):
+class Command(ProjectDefaults, ScrapyCommand):
     requires_project = True
     requires_crawler_process = False
     default_settings: ClassVar[dict[str, Any]] = {"LOG_ENABLED": False}

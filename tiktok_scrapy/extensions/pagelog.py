@@ -18,7 +18,7 @@ from scrapy.exceptions import NotConfigured
 
 from tiktok_scrapy.chains import core_of
 from tiktok_scrapy.signals import page_recorded
-from tiktok_scrapy.storage.mongo import mongodb_uri
+from tiktok_scrapy.storage.backend import MONGODB, backend
 
 
 class PageLog:
@@ -29,7 +29,7 @@ class PageLog:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PageLog:
         settings = crawler.settings
-        if not settings.getbool("TIKTOK_PAGE_RECORDS") or mongodb_uri(settings):
+        if not settings.getbool("TIKTOK_PAGE_RECORDS") or backend(settings) == MONGODB:
             raise NotConfigured
         if (core := core_of(crawler)) is None or core.config is None:  # no crawl config
             raise NotConfigured

@@ -59,7 +59,7 @@ from tiktok_scrapy.quota_ledger import (
     SqliteLedger,
     format_duration,
 )
-from tiktok_scrapy.storage.mongo import mongodb_uri
+from tiktok_scrapy.storage.backend import mongodb_uri
 
 if TYPE_CHECKING:
     from typing import Self
@@ -175,11 +175,9 @@ class QuotaMiddleware:
         rate = settings.getfloat("TIKTOK_MAX_REQUESTS_PER_SECOND")
         if not enabled and rate <= 0:
             raise NotConfigured("TIKTOK_QUOTA_ENABLED is off and there is no rate cap")
-        self.on_exhausted = str(settings.get("TIKTOK_QUOTA_ON_EXHAUSTED")).lower()
-        if self.on_exhausted not in ON_EXHAUSTED:
-            raise ValueError(
-                f"TIKTOK_QUOTA_ON_EXHAUSTED is {self.on_exhausted!r}: set it to 'stop' or 'wait'."
-            )
+        from tiktok_scrapy.settings_check import checked  # the one validator (settings_spec)
+
+        self.on_exhausted = checked(settings, "TIKTOK_QUOTA_ON_EXHAUSTED", str.lower)
         self.limits = daily_limits(settings)
         self.wait_margin = settings.getfloat("TIKTOK_QUOTA_WAIT_MARGIN")
         self.limiter = RateLimiter(rate) if rate > 0 else None

@@ -41,6 +41,7 @@ from tiktok_scrapy.chains import meta
 from tiktok_scrapy.closing import close_spider_soon
 from tiktok_scrapy.middlewares.resend import resend
 from tiktok_scrapy.outage import Decision, OutageBreaker
+from tiktok_scrapy.settings_check import checked
 
 if TYPE_CHECKING:
     from typing import Self
@@ -112,7 +113,7 @@ class ApiRetryMiddleware:
             pause_max=settings.getfloat("TIKTOK_OUTAGE_PAUSE_MAX"),
             clock=lambda: self.clock(),
         )
-        self.stop_on_outage = settings.get("TIKTOK_OUTAGE_ON_DETECTED") == "stop"
+        self.stop_on_outage = checked(settings, "TIKTOK_OUTAGE_ON_DETECTED") == "stop"
         self.outage_max_wait = settings.getfloat("TIKTOK_OUTAGE_MAX_WAIT")
 
     @classmethod

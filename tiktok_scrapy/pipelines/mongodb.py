@@ -1,7 +1,8 @@
 """MongoDBPipeline: items upserted into one collection per item type, page records into
 ``pages``, one document per crawl in ``crawls``.
 
-On when MONGODB_URI (setting or environment variable) is set. Writes are batched and run in
+On when the storage backend is MongoDB (``tiktok_scrapy.storage.backend``: by default,
+when MONGODB_URI is set as a setting or environment variable). Writes are batched and run in
 a worker thread (``tiktok_scrapy.storage.mongo.MongoStore``); ``process_item`` returns only
 once its item is written, because the spider advances its resume checkpoint on
 ``item_scraped``. If MongoDB is unreachable at start the spider closes with reason
@@ -49,7 +50,7 @@ class MongoDBPipeline:
     def from_crawler(cls, crawler: Crawler) -> Self:
         store = MongoStore.from_settings(crawler.settings)
         if store is None:
-            raise NotConfigured  # off without MONGODB_URI: items go to the JSONL feeds
+            raise NotConfigured  # backend feeds: items go to the JSONL feeds
         pipeline = cls(crawler, store)
         crawler.signals.connect(pipeline.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)

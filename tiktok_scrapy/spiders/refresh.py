@@ -59,7 +59,7 @@ from tiktok_scrapy.compliance import (
 from tiktok_scrapy.config import ConfigError, RefreshConfig
 from tiktok_scrapy.items import ApiItem, Video
 from tiktok_scrapy.spiders.base import ResearchApiSpider
-from tiktok_scrapy.storage.mongo import mongodb_uri
+from tiktok_scrapy.storage.backend import mongodb_uri
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import re
 import time
 from collections import defaultdict
@@ -26,6 +25,8 @@ from pymongo import InsertOne, UpdateOne
 from pymongo.errors import BulkWriteError, ConnectionFailure, PyMongoError
 from scrapy.utils.misc import load_object
 
+# MONGODB_URI when the storage backend is MongoDB (kept here for its older importers).
+from tiktok_scrapy.storage.backend import mongodb_uri
 from tiktok_scrapy.storage.documents import Write
 from tiktok_scrapy.storage.indexes import ensure_indexes
 
@@ -45,11 +46,6 @@ class MongoUnavailable(Exception):
 def redact_uri(uri: str) -> str:
     """``mongodb://user:secret@host`` -> ``mongodb://user:***@host`` (for logs and errors)."""
     return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", uri)
-
-
-def mongodb_uri(settings: BaseSettings) -> str | None:
-    """MONGODB_URI from the settings, else from the environment; None when storage is off."""
-    return settings.get("MONGODB_URI") or os.environ.get("MONGODB_URI") or None
 
 
 def make_client(settings: BaseSettings, uri: str) -> Any:

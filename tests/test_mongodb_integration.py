@@ -19,6 +19,7 @@ from crawling import SAMPLES
 from scrapy import Spider
 from scrapy.utils.test import get_crawler
 
+from tiktok_scrapy.chains import ChainCore
 from tiktok_scrapy.items import Video
 from tiktok_scrapy.pipelines.mongodb import MongoDBPipeline
 from tiktok_scrapy.pipelines.validate import ValidationPipeline
@@ -55,7 +56,7 @@ async def crawl_once(database: str, crawl_id: str, tmp_path: Path) -> MongoDBPip
     }
     crawler = get_crawler(Spider, settings_dict=settings)
     crawler.spider = Spider(name="videos")
-    crawler.stats.set_value("tiktok/crawl_id", crawl_id)
+    ChainCore(crawler, None, spider_name="videos").crawl_id = crawl_id
     validate = ValidationPipeline.from_crawler(crawler)
     store = MongoDBPipeline.from_crawler(crawler)
     await store.open_spider()

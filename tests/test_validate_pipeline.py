@@ -11,6 +11,7 @@ from crawling import SAMPLES
 from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.utils.test import get_crawler
 
+from tiktok_scrapy.chains import ChainCore
 from tiktok_scrapy.items import Comment, User, Video
 from tiktok_scrapy.pipelines.validate import InvalidItem, ValidationPipeline
 from tiktok_scrapy.storage.mongo import MongoStore, register, unregister
@@ -20,7 +21,7 @@ CRAWL = {"crawl_id": "c1", "chain": "videos:0", "page": 0, "crawled_at": "2024-1
 
 def make(tmp_path: Path, **settings):
     crawler = get_crawler(settings_dict={"TIKTOK_OUTPUT_DIR": str(tmp_path / "out"), **settings})
-    crawler.stats.set_value("tiktok/crawl_id", "c1")
+    ChainCore(crawler, None, spider_name="videos").crawl_id = "c1"
     return crawler, ValidationPipeline.from_crawler(crawler)
 
 

@@ -115,3 +115,12 @@ def follow_edge(owner: str, listed: dict[str, Any], listed_is_source: bool) -> F
     return FollowEdge(
         {**others, "source": source, "target": target, "display_name": listed.get("display_name")}
     )
+
+
+class Unavailable(dict):
+    """``{"id", "category", "unavailable_since"}`` of a stored video or comment the API no
+    longer has (refresh). Not an ApiItem: a finding about stored data, not an API object —
+    a feed of its own (``unavailable.jsonl``), and with MongoDB the stored record is marked
+    ``unavailable_since`` by the pipeline."""
+
+    collection = "unavailable"

@@ -24,7 +24,9 @@ from scrapy import signals
 from scrapy.exceptions import CloseSpider, NotConfigured
 
 from tiktok_scrapy import signals as tiktok_signals
-from tiktok_scrapy.items import ApiItem
+from tiktok_scrapy.chains import core_of
+from tiktok_scrapy.compliance import COLLECTIONS
+from tiktok_scrapy.items import ApiItem, Unavailable
 from tiktok_scrapy.storage import documents
 from tiktok_scrapy.storage.indexes import NATURAL_KEYS
 from tiktok_scrapy.storage.mongo import MongoStore, MongoUnavailable, register, unregister
@@ -57,14 +59,16 @@ class MongoDBPipeline:
         crawler.signals.connect(pipeline.page_recorded, signal=tiktok_signals.page_recorded)
         return pipeline
 
-    # --- crawl identity (set by the spider when it opens: read lazily) -------------------
+    # --- crawl identity (from the crawl's chain core) ----------------------------------
 
     @property
     def crawl_id(self) -> str | None:
-        return self.crawler.stats.get_value("tiktok/crawl_id")
+        core = core_of(self.crawler)
+        return core.crawl_id if core else None
 
     def _config(self) -> Any:
-        return getattr(self.crawler.spider, "config", None)
+        core = core_of(self.crawler)
+        return core.config if core else None
 
     def _query_id(self) -> str | None:
         query_id = getattr(self._config(), "query_id", None)
@@ -77,7 +81,8 @@ class MongoDBPipeline:
         self._crawl_doc_for = crawl_id
         config = self._config()
         to_jsonable = getattr(config, "to_jsonable", None)
-        spider = getattr(self.crawler.spider, "name", None)
+        core = core_of(self.crawler)
+        spider = core.spider_name if core else None
         return [
             documents.crawl_start_write(
                 crawl_id,
@@ -137,6 +142,10 @@ class MongoDBPipeline:
     # --- items and pages -----------------------------------------------------------------
 
     async def process_item(self, item: Any) -> Any:
+        if isinstance(item, Unavailable):  # refresh: the stored record is gone from TikTok
+            writes = [*self._crawl_start_writes(), documents.unavailable_write(item, COLLECTIONS)]
+            await self._write_or_stop(writes)
+            return item
         if not isinstance(item, ApiItem) or item.collection not in NATURAL_KEYS:
             return item
         provenance = item.get("_crawl") or {}

@@ -21,6 +21,7 @@ from typing import IO, TYPE_CHECKING, Any, Self
 
 from scrapy.exceptions import DropItem, NotConfigured
 
+from tiktok_scrapy.chains import core_of
 from tiktok_scrapy.items import ApiItem
 from tiktok_scrapy.schemas import Codebook
 from tiktok_scrapy.storage.documents import invalid_write
@@ -91,7 +92,8 @@ class ValidationPipeline:
 
     async def _quarantine_item(self, collection: str, item: dict[str, Any], reason: str) -> None:
         """Store the invalid item durably before it is dropped (the drop advances resume)."""
-        crawl_id = self.stats.get_value("tiktok/crawl_id")
+        core = core_of(self.crawler)
+        crawl_id = core.crawl_id if core else None
         now = datetime.now(UTC)
         store = active_store(self.crawler)
         if store is not None:

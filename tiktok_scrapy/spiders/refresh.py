@@ -57,7 +57,7 @@ from tiktok_scrapy.compliance import (
     valid_ids,
 )
 from tiktok_scrapy.config import ConfigError, RefreshConfig
-from tiktok_scrapy.items import ApiItem, Video
+from tiktok_scrapy.items import ApiItem, Unavailable, Video
 from tiktok_scrapy.spiders.base import ResearchApiSpider
 from tiktok_scrapy.storage.backend import mongodb_uri
 
@@ -68,16 +68,6 @@ CREATE = ENDPOINTS["validation_task_create"]
 STATUS = ENDPOINTS["validation_task_status"]
 DOWNLOAD = ENDPOINTS["validation_task_download"]
 BATCHES_KEY = "refresh_batches"  # JOBDIR meta: the task files, fixed at the first run
-
-
-class Unavailable(dict):
-    """``{"id", "category", "unavailable_since"}`` of a stored video or comment the API no
-    longer has (not an ApiItem: a finding about stored data, not an API object)."""
-
-    collection = "unavailable"
-
-
-UnavailableVideo = Unavailable  # its name while only videos could be checked
 
 
 def day_of_id(video_id: int) -> date:
@@ -264,7 +254,8 @@ class RefreshSpider(ResearchApiSpider):
         return [*videos, *self._found("video", asked, gone)]  # type: ignore[list-item]
 
     def _found(self, category: str, asked: list[int], gone: list[int]) -> list[Unavailable]:
-        """Count a finished check, mark MongoDB, and the items for the unavailable ids."""
+        """Count a finished check; the items for the unavailable ids (the MongoDB pipeline
+        marks their stored records)."""
         since = datetime.now(UTC).isoformat(timespec="seconds")
         self.checked[category] += len(asked)
         self.unavailable[category] += len(gone)
@@ -273,30 +264,9 @@ class RefreshSpider(ResearchApiSpider):
         stats.inc_value("tiktok/refresh/unavailable", len(gone))
         stats.inc_value(f"tiktok/refresh/checked/{category}", len(asked))
         stats.inc_value(f"tiktok/refresh/unavailable/{category}", len(gone))
-        self._mark_in_mongodb(category, gone, since)
         return [
             Unavailable({"id": i, "category": category, "unavailable_since": since}) for i in gone
         ]
-
-    def _mark_in_mongodb(self, category: str, ids: list[int], since: str) -> None:
-        from tiktok_scrapy.storage.documents import Write
-        from tiktok_scrapy.storage.mongo import active_store
-
-        store = active_store(self.crawler)
-        if store is None or not ids:
-            return
-        when = datetime.fromisoformat(since)
-        store.submit(
-            [
-                Write(
-                    COLLECTIONS[category],
-                    "upsert",
-                    {"$set": {"unavailable_since": when}},
-                    {"id": i},
-                )
-                for i in ids
-            ]
-        )
 
     # --- compliance tasks: create, poll, download -----------------------------------------
     def page_request(self, chain: Chain, state: ChainState) -> Request:

@@ -102,6 +102,17 @@ def invalid_write(
     return Write("invalid_items", "insert", doc)
 
 
+def unavailable_write(finding: dict[str, Any], collections: dict[str, str]) -> Write:
+    """Mark a stored record the API no longer has (``Unavailable``): ``unavailable_since``
+    on its document in the collection of its category."""
+    return Write(
+        collections[finding["category"]],
+        "upsert",
+        {"$set": {"unavailable_since": parse_iso(finding["unavailable_since"])}},
+        {"id": finding["id"]},
+    )
+
+
 def crawl_start_write(
     crawl_id: str, spider: str | None, config: Any, query_id: str | None, now: datetime
 ) -> Write:

@@ -20,7 +20,7 @@ from scrapy.utils.test import get_crawler
 
 from tiktok_scrapy import signals as tiktok_signals
 from tiktok_scrapy.chains import ChainCore
-from tiktok_scrapy.items import FollowEdge, User, Video
+from tiktok_scrapy.items import FollowEdge, Unavailable, User, Video
 from tiktok_scrapy.pipelines.mongodb import MongoDBPipeline
 from tiktok_scrapy.pipelines.validate import ValidationPipeline
 from tiktok_scrapy.storage.mongo import MongoUnavailable, active_store, redact_uri
@@ -305,3 +305,21 @@ async def test_server_down_mid_crawl_stops_crawl_and_fails_items(
     assert server["tiktok_research"]["videos"].count_documents({}) == 0
     assert "s3cret" not in caplog.text
     await finish(pipeline, "mongodb_unavailable")
+
+
+async def test_an_unavailable_finding_marks_the_stored_record(
+    server: mongomock.MongoClient,
+) -> None:
+    pipeline = await open_pipeline(server)
+    stored = videos("c1")
+    await crawl(pipeline, stored)
+    gone = stored[0]["id"]
+    finding = Unavailable(
+        {"id": gone, "category": "video", "unavailable_since": "2024-12-01T10:00:00+00:00"}
+    )
+    await crawl(pipeline, [finding])
+    await finish(pipeline)
+    db = server["tiktok_research"]
+    marked = db["videos"].find_one({"id": gone})
+    assert marked["unavailable_since"].isoformat().startswith("2024-12-01T10:00:00")
+    assert db["videos"].count_documents({"unavailable_since": {"$exists": True}}) == 1

@@ -19,7 +19,6 @@ import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
-from weakref import WeakKeyDictionary
 
 from pymongo import InsertOne, UpdateOne
 from pymongo.errors import BulkWriteError, ConnectionFailure, PyMongoError
@@ -308,19 +307,21 @@ def short_error(exc: BaseException) -> str:
 
 
 # --- one store per crawl, shared by the pipelines ------------------------------------------
-
-_STORES: WeakKeyDictionary[Crawler, MongoStore] = WeakKeyDictionary()
+# The crawler carries its store (as it carries its chain core), so nothing outlives the
+# crawl and two crawls in one process never see each other's store.
+_ATTRIBUTE = "tiktok_mongo_store"
 
 
 def register(crawler: Crawler, store: MongoStore) -> None:
     """Make ``store`` the crawl's store: the validation pipeline quarantines into it."""
-    _STORES[crawler] = store
+    setattr(crawler, _ATTRIBUTE, store)
 
 
 def unregister(crawler: Crawler) -> None:
-    _STORES.pop(crawler, None)
+    if hasattr(crawler, _ATTRIBUTE):
+        delattr(crawler, _ATTRIBUTE)
 
 
 def active_store(crawler: Crawler) -> MongoStore | None:
     """The crawl's open store, or None when MongoDB storage is off."""
-    return _STORES.get(crawler)
+    return getattr(crawler, _ATTRIBUTE, None)

@@ -1,7 +1,7 @@
 """``make bench``: the crawler against the standalone sandbox, as ratios to its limits.
 
     python -m benchmarks [--quick | --full] [--only speed,quota,throughput,memory]
-                         [--top 15] [--results FILE.md] [--keep]
+                         [--top 15] [--results FILE.md] [--keep] [--baseline REF]
 
 Four measurements, each printed as a row with its goal and PASS/FAIL (see docs/benchmarks.md):
 1. speed: a 30-day query, daily windows, ~10 pages a window at 200 ms latency, for
@@ -14,6 +14,8 @@ Four measurements, each printed as a row with its goal and PASS/FAIL (see docs/b
 5. adaptive: default (adaptive) windows on a suite of sparse to dense queries, requests
    sent / the fewest possible; a dense 15-day query at 2 s latency against TikTok's own
    client (benchmarks/adaptive.py).
+6. baseline (with ``--baseline REF``): CPU per video of this checkout and of git commit REF,
+   alternated in the same run (benchmarks/baseline.py); ``--only baseline`` for that alone.
 Default ~4-5 min, --quick < 2 min, --full (~10 min) adds 1M videos and the default rate cap.
 """
 
@@ -275,21 +277,21 @@ def bench_quota(sandbox: Sandbox, profile: Profile, clean: Crawl, table: Table) 
 
 
 # --- 3. throughput ------------------------------------------------------------------------
+# A query that matches nothing: one request, no items (start-up and shutdown cost).
+IDLE_CONFIG = videos_config(
+    "2024-01-01",
+    "2024-01-01",
+    {"and": [{"field_name": "hashtag_name", "operation": "EQ", "field_values": ["nosuchtag"]}]},
+)
+
+
 def bench_throughput(sandbox: Sandbox, profile: Profile, table: Table, top: int) -> None:
     sandbox.admin("/admin/options", {"latency_ms": 0})
     print("throughput: zero latency, parse + validation + JSONL", flush=True)
     config = videos_config(*period(profile.days))
     idle = run_crawl(
         sandbox,
-        videos_config(
-            "2024-01-01",
-            "2024-01-01",
-            {
-                "and": [
-                    {"field_name": "hashtag_name", "operation": "EQ", "field_values": ["nosuchtag"]}
-                ]
-            },
-        ),
+        IDLE_CONFIG,
         scratch("idle"),
     )
     fixed_cpu = idle.cpu  # start-up + shutdown, paid once per process
@@ -484,6 +486,11 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated subset",
     )
     parser.add_argument("--top", type=int, default=15, help="profile rows (0: no profile)")
+    parser.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="also measure CPU per video at git commit REF, alternated with this checkout",
+    )
     parser.add_argument("--results", type=Path, help="also write the table (markdown) here")
     parser.add_argument(
         "--keep", action="store_true", help="keep the crawl folders and the profile in /tmp"
@@ -495,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
     table = Table()
     print(machine(), flush=True)
     try:
-        if only & {"speed", "quota", "throughput"}:
+        if only & {"speed", "quota", "throughput"} or args.baseline:
             with Sandbox(SPEED_SCALE, LATENCY * 1000) as sandbox:
                 if only & {"speed", "quota"}:
                     clean = bench_speed(sandbox, profile, table)
@@ -503,6 +510,11 @@ def main(argv: list[str] | None = None) -> int:
                         bench_quota(sandbox, profile, clean, table)
                 if "throughput" in only:
                     bench_throughput(sandbox, profile, table, 0 if args.quick else args.top)
+                if args.baseline:
+                    from benchmarks.baseline import bench_baseline
+
+                    config = videos_config(*period(profile.days))
+                    bench_baseline(sandbox, table, args.baseline, config, IDLE_CONFIG)
         if "memory" in only:
             bench_memory(profile, table)
         if "adaptive" in only:

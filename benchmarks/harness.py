@@ -38,11 +38,12 @@ ALL_LENGTHS = {
 }
 
 
-def env() -> dict[str, str]:
-    """No credentials or MongoDB from the shell leak in; the project is found by module."""
+def env(code: Path = REPO) -> dict[str, str]:
+    """No credentials or MongoDB from the shell leak in; the project is found by module
+    (in ``code``: this checkout, or another commit's worktree for ``--baseline``)."""
     out = {k: v for k, v in os.environ.items() if not k.startswith(("TIKTOK_", "MONGODB_"))}
     out["SCRAPY_SETTINGS_MODULE"] = "tiktok_scrapy.settings"
-    out["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), out.get("PYTHONPATH")]))
+    out["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), out.get("PYTHONPATH")]))
     return out
 
 
@@ -158,6 +159,7 @@ def run_crawl(
     timeout: float = 600,
     kill_when: Callable[[], bool] | None = None,
     prefix: list[str] | None = None,
+    code: Path = REPO,
 ) -> Crawl:
     """``scrapy crawl videos`` against ``sandbox``; ``kill_when()`` polled to SIGKILL it."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -190,7 +192,7 @@ def run_crawl(
     requests0, cpu0, t0 = sandbox.requests(), sandbox.cpu(), time.monotonic()
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            command, cwd=workdir, env=env(), stdout=log, stderr=log, start_new_session=True
+            command, cwd=workdir, env=env(code), stdout=log, stderr=log, start_new_session=True
         )
         status, usage, peak_kb = _wait(proc, t0 + timeout, kill_when)
     wall = time.monotonic() - t0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from scrapy.http import JsonRequest
-from scrapy.utils.test import get_crawler
 
 from tiktok_scrapy.chains import meta
 from tiktok_scrapy.middlewares.resend import PER_ATTEMPT_META, resend
@@ -56,20 +55,13 @@ def test_a_delay_is_a_hold_for_the_scheduler_not_a_sleep():
     assert meta.NOT_BEFORE not in resend(sent_request(), reason="x", delay=-1).meta
 
 
-def test_meta_updates_keep_priority_and_stats():
-    stats = get_crawler().stats
+def test_meta_updates_and_priority():
     again = resend(
         sent_request(),
         reason="internal_error",
-        stats=stats,
-        stats_base_key="tiktok/retry",
         priority_adjust=-1,
         meta_updates={meta.RETRY_TIMES: 2},
         keep=(meta.OUTAGE_PROBE,),
     )
     assert again.meta[meta.RETRY_TIMES] == 2 and again.priority == 6
     assert again.meta[meta.OUTAGE_PROBE] and meta.COUNTED not in again.meta
-    assert stats.get_value("tiktok/retry/count") == 1
-    assert stats.get_value("tiktok/retry/reason_count/internal_error") == 1
-    resend(sent_request(), reason="quiet", stats=stats)  # no base key: no stats
-    assert stats.get_value("tiktok/retry/count") == 1

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 from scrapy.settings import Settings
+from settings_fixture import project_settings
 
-from tiktok_scrapy.settings_check import SettingsError, check_settings
+from tiktok_scrapy.preflight import check_project_settings
+from tiktok_scrapy.settings_check import SettingsError
 from tiktok_scrapy.storage import backend, mongodb_uri
 
 URI = "mongodb://db.example:27017"
@@ -53,7 +55,7 @@ def test_an_unknown_backend_is_one_line_naming_the_setting_and_the_choices() -> 
 
 def test_mongodb_without_a_uri_is_refused_before_the_crawl() -> None:
     with pytest.raises(SettingsError, match="set MONGODB_URI too"):
-        check_settings({"TIKTOK_STORAGE_BACKEND": "mongodb"}, ["TIKTOK_STORAGE_BACKEND"])
+        check_project_settings(project_settings(TIKTOK_STORAGE_BACKEND="mongodb"))
 
 
 def test_no_component_reads_mongodb_uri_but_the_backend() -> None:

@@ -343,16 +343,14 @@ async def test_401_resend_refused_by_the_gate_does_not_undo_the_first_count():
     sent (which would let one request past ``max_requests``)."""
     from types import SimpleNamespace
 
+    from tiktok_scrapy.chains import ChainCore, ChainState
     from tiktok_scrapy.middlewares.gate import ChainGateMiddleware
 
     mw, _, _ = make([token_ok("clt.one"), token_ok("clt.two")])
-    spider = SimpleNamespace(
-        admit=lambda request: True,
-        config=SimpleNamespace(max_requests=1),
-        requests_sent=0,
-    )
-    mw.crawler.spider = spider
-    gate = ChainGateMiddleware(mw.crawler)
+    config = SimpleNamespace(max_requests=1)
+    core = ChainCore(mw.crawler, config, spider_name="videos")  # type: ignore[arg-type]
+    core.expect("c1", ChainState("c1"))  # the page data_request() asks for
+    gate = ChainGateMiddleware(mw.crawler, core)
     request = data_request()
     await gate.process_request(request)
     await mw.process_request(request)
@@ -361,7 +359,7 @@ async def test_401_resend_refused_by_the_gate_does_not_undo_the_first_count():
     with pytest.raises(IgnoreRequest) as refused:
         await gate.process_request(retry)  # the budget (1 request) is spent
     gate.process_exception(retry, refused.value)
-    assert spider.requests_sent == 1
+    assert core.requests_sent == 1
     assert mw.stats.get_value("tiktok/requests_sent") == 1
 
 

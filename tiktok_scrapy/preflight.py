@@ -14,6 +14,7 @@ from typing import Any
 from tiktok_scrapy.api.query import did_you_mean
 from tiktok_scrapy.config import ConfigError, CrawlConfig, load_config
 from tiktok_scrapy.settings_check import SettingsError, check_settings
+from tiktok_scrapy.storage.backend import backend
 from tiktok_scrapy.text import excerpt
 
 # -a arguments the crawl command and the spider read themselves (not config keys).
@@ -65,13 +66,20 @@ def preflight(
     """
     if spiders is not None:
         check_spider(spider, spiders)
-    check_settings(settings)
+    check_project_settings(settings)
     for name in FLAG_ARGS:
         flag(spargs, name)
     config = load_config(spider, spargs.get("config"), config_overrides(spargs))
     if read_inputs and hasattr(config, "inputs"):  # input files are read now, not mid-crawl
         config.inputs()
     return config
+
+
+def check_project_settings(settings: Any) -> None:
+    """Every setting as declared, then what one setting alone cannot tell (the storage
+    backend ``mongodb`` without a URI): SettingsError in one line."""
+    check_settings(settings)
+    backend(settings)
 
 
 def one_line(error: BaseException) -> str:

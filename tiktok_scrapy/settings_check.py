@@ -33,7 +33,6 @@ from tiktok_scrapy.settings_spec import (
 from tiktok_scrapy.text import excerpt, expand_user, invisible_at, one_line
 
 DOCS = "docs/settings.md"
-BACKEND = "TIKTOK_STORAGE_BACKEND"
 
 
 class SettingsError(ValueError):
@@ -67,10 +66,6 @@ def check_settings(settings: Any, names: Iterable[str] | None = None) -> None:
             )
     for spec in SETTINGS if names is None else (SPEC[n] for n in names):
         check_value(spec, settings.get(spec.name))
-    if names is None or BACKEND in names:
-        from tiktok_scrapy.storage.backend import backend
-
-        backend(settings)  # mongodb without MONGODB_URI
 
 
 def checked(settings: Any, name: str, normalise: Callable[[str], str] | None = None) -> Any:

@@ -27,9 +27,8 @@ from tiktok_scrapy.continuous import DayLedger, newest_day, prepare_daily, run_t
 from tiktok_scrapy.middlewares.quota import daily_limits, open_ledger
 from tiktok_scrapy.middlewares.token import read_credentials
 from tiktok_scrapy.planning import estimate, format_plan, network_estimate, pages_bound
-from tiktok_scrapy.preflight import BAD_INPUT, check_spider, one_line
+from tiktok_scrapy.preflight import BAD_INPUT, check_project_settings, check_spider, one_line
 from tiktok_scrapy.quota_ledger import ApiClock, Client
-from tiktok_scrapy.settings_check import check_settings
 
 
 class Command(ProjectDefaults, ScrapyCommand):
@@ -52,7 +51,7 @@ class Command(ProjectDefaults, ScrapyCommand):
         assert self.settings is not None
         try:
             spargs = arglist_to_dict(opts.spargs)
-            check_settings(self.settings)
+            check_project_settings(self.settings)
             print(plan_text(args[0], spargs, self.settings))
         except (*BAD_INPUT, CloseSpider) as error:
             print(f"error: {one_line(error)}", file=sys.stderr)

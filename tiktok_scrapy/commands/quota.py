@@ -19,8 +19,9 @@ from tiktok_scrapy.addons import with_sandbox_quota
 from tiktok_scrapy.commands import ProjectDefaults
 from tiktok_scrapy.middlewares.quota import daily_limits, open_ledger
 from tiktok_scrapy.middlewares.token import read_credentials
+from tiktok_scrapy.preflight import check_project_settings
 from tiktok_scrapy.quota_ledger import ApiClock, Client, QuotaLedger, Spend, format_duration
-from tiktok_scrapy.settings_check import SettingsError, check_settings
+from tiktok_scrapy.settings_check import SettingsError
 
 
 class Command(ProjectDefaults, ScrapyCommand):
@@ -50,7 +51,7 @@ class Command(ProjectDefaults, ScrapyCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
         try:
-            check_settings(self.settings)
+            check_project_settings(self.settings)
         except SettingsError as error:
             print(f"error: {error}", file=sys.stderr)
             self.exitcode = 2

@@ -19,7 +19,8 @@ from scrapy.commands import ScrapyCommand
 from scrapy.utils.conf import arglist_to_dict
 
 from tiktok_scrapy.commands import ProjectDefaults
-from tiktok_scrapy.settings_check import SettingsError, check_settings
+from tiktok_scrapy.preflight import check_project_settings
+from tiktok_scrapy.settings_check import SettingsError
 from tiktok_scrapy.ui.security import is_loopback
 
 DEFAULT_PORT = 8642
@@ -50,7 +51,7 @@ class Command(ProjectDefaults, ScrapyCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
         try:  # a misspelt -s setting would otherwise fail every crawl the UI starts
-            check_settings(self.settings)
+            check_project_settings(self.settings)
         except SettingsError as error:
             print(f"error: {error}", file=sys.stderr)
             self.exitcode = 2

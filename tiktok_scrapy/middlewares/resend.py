@@ -2,8 +2,7 @@
 
 Modelled on Scrapy's ``scrapy.downloadermiddlewares.retry.get_retry_request()``: a copy of
 the request, ``dont_filter`` so no duplicate filter drops it, an optional priority
-adjustment, and ``<base>/count`` + ``<base>/reason_count/<reason>`` stats. It differs in
-three ways:
+adjustment. It differs in four ways:
 
 - The caller decides *whether* to resend: the budgets differ (``TIKTOK_RETRY_TIMES``, once
   after a 401, as often as the quota allows after a 429), so ``resend`` always returns a
@@ -14,6 +13,8 @@ three ways:
   middleware sets a current one on the way out; a queued request never carries a token).
   A flag left on the copy would be undone a second time if a middleware refused it (the
   gate's count, the ledger's reservation), as the original's already were.
+- Stats are the caller's (``tiktok/retry/*`` for retries), written where their keys can be
+  read (and checked against docs/stats.md).
 - A delay is not slept: the copy carries ``meta["tiktok_not_before"]`` and
   ``scheduler.MemoryScheduler`` keeps it aside until then, so a backoff holds no download
   slot.
@@ -21,6 +22,7 @@ three ways:
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -29,7 +31,8 @@ from tiktok_scrapy.chains import meta
 
 if TYPE_CHECKING:
     from scrapy.http import Request
-    from scrapy.statscollectors import StatsCollector
+
+logger = logging.getLogger(__name__)
 
 AUTHORIZATION = b"Authorization"
 # Request.meta keys that describe one attempt, not the request: a resend starts without them.
@@ -46,8 +49,6 @@ def resend(
     request: Request,
     *,
     reason: str,
-    stats: StatsCollector | None = None,
-    stats_base_key: str | None = None,
     delay: float = 0.0,
     clock: Callable[[], float] = time.time,
     priority_adjust: int = 0,
@@ -56,8 +57,7 @@ def resend(
 ) -> Request:
     """A copy of ``request`` to send again, ``delay`` seconds from now (``clock()``).
 
-    ``reason`` names the resend in the stats (``<stats_base_key>/reason_count/<reason>``,
-    with ``<stats_base_key>/count``; no stats without a ``stats_base_key``).
+    ``reason`` names the resend in the debug log.
     ``meta_updates`` are set on the copy (a retry counter, the 401 flag); ``keep`` names
     per-attempt keys the copy keeps. ``priority_adjust`` is 0 by default, unlike Scrapy's
     ``RETRY_PRIORITY_ADJUST`` (-1): a request's priority here is its chain's place in the
@@ -75,7 +75,5 @@ def resend(
         again.meta.update(meta_updates)
     if delay > 0:
         again.meta[meta.NOT_BEFORE] = clock() + delay
-    if stats is not None and stats_base_key:
-        stats.inc_value(f"{stats_base_key}/count")
-        stats.inc_value(f"{stats_base_key}/reason_count/{reason}")
+    logger.debug("Resending %s (%s)%s", request, reason, f" in {delay:.1f} s" if delay > 0 else "")
     return again

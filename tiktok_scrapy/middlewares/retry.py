@@ -259,11 +259,11 @@ class ApiRetryMiddleware:
         )
         # A response other than 401 came back, so the token worked: a later expiry gets its
         # own resend instead of counting as "rejected twice".
+        self.stats.inc_value("tiktok/retry/count")
+        self.stats.inc_value(f"tiktok/retry/reason_count/{reason}")
         retry = resend(
             request,
             reason=reason,
-            stats=self.stats,
-            stats_base_key="tiktok/retry",
             delay=delay,
             clock=self.clock,
             meta_updates={counter_key: done + 1},

@@ -13,6 +13,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from tiktok_scrapy.settings_check import SettingsError, check_value
+from tiktok_scrapy.settings_spec import SPEC
+
 SETTING = "TIKTOK_STORAGE_BACKEND"
 AUTO, MONGODB, FEEDS = "auto", "mongodb", "feeds"
 CHOICES = (AUTO, MONGODB, FEEDS)
@@ -29,9 +32,6 @@ def backend(settings: Any) -> str:
     An unknown ``TIKTOK_STORAGE_BACKEND``, or ``mongodb`` without a URI, is a one-line
     ``SettingsError`` naming the setting and what it takes.
     """
-    from tiktok_scrapy.settings_check import SettingsError, check_value
-    from tiktok_scrapy.settings_spec import SPEC
-
     value = settings.get(SETTING)
     # Unset (settings without the project's defaults, e.g. a component under test): auto.
     choice = AUTO if value is None or value == "" else check_value(SPEC[SETTING], value)

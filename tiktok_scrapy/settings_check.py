@@ -76,6 +76,8 @@ def checked(settings: Any, name: str, normalise: Callable[[str], str] | None = N
     component some other way, with the same one-line SettingsError (a ValueError).
     """
     value = settings.get(name)
+    if value is None:  # settings without the project's defaults (a component under test)
+        value = SPEC[name].default
     if normalise is not None and isinstance(value, str):
         value = normalise(value)
     return check_value(SPEC[name], value)

@@ -87,6 +87,8 @@ def crawl_settings(
         "TIKTOK_RETRY_BACKOFF_MAX": "0.05",
         # The outage breaker's pause (30 s): a sandbox that fails on purpose trips it.
         "TIKTOK_OUTAGE_PAUSE": "0.05",
+        # With MongoDB, a crawl's last batch waits this long (2 s) before it is written.
+        "MONGODB_FLUSH_SECONDS": "0.05",
         "TIKTOK_MAX_REQUESTS_PER_SECOND": "0",
         "LOG_LEVEL": os.environ.get("CRAWL_LOG_LEVEL", "INFO"),
     }

@@ -158,19 +158,31 @@ def run_crawl_inprocess(
     timeout: float = 180,
 ) -> CrawlResult:
     """Like :func:`tests.crawling.run_crawl`, in this process."""
+    values, outdir = crawl_settings(url, tmp, settings)
+    spargs = {"config": config if isinstance(config, str) else json.dumps(config)}
+    spargs.update(args or {})
+    return crawl_inprocess(spider, spargs, values, tmp, outdir, timeout)
+
+
+def crawl_inprocess(
+    spider: str,
+    spargs: dict[str, str],
+    values: dict[str, Any],
+    cwd: Path,
+    outdir: Path,
+    timeout: float = 180,
+) -> CrawlResult:
+    """``scrapy crawl SPIDER -a K=V... -s K=V...`` (``spargs``, ``values``) run from ``cwd``,
+    in this process; the result is read from ``outdir`` and the crawler's stats."""
     from tiktok_scrapy.commands.crawl import check_jobdir, crawl_exit_status
     from tiktok_scrapy.preflight import BAD_INPUT, one_line, preflight
     from tiktok_scrapy.verdict import EXIT_ERROR, EXIT_USAGE
 
     loop = install_reactor()
-    values, outdir = crawl_settings(url, tmp, settings)
-    tmp.mkdir(parents=True, exist_ok=True)
-    spargs = {"config": config if isinstance(config, str) else json.dumps(config)}
-    spargs.update(args or {})
+    cwd.mkdir(parents=True, exist_ok=True)
     crawl_settings_ = crawl_settings_object(values)
     out, err = io.StringIO(), io.StringIO()
-    crawler: Crawler | None = None
-    with _as_a_subprocess_would(tmp):
+    with _as_a_subprocess_would(cwd):
         try:  # what `scrapy crawl` checks before it starts (see tiktok_scrapy/commands/crawl.py)
             preflight(spider, spargs, crawl_settings_)
             check_jobdir(crawl_settings_, overwrite=False)

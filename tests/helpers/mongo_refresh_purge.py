@@ -50,8 +50,6 @@ async def main(url: str, workdir: Path, database: str) -> dict:
             "MONGODB_SNAPSHOTS": True,
             "MONGODB_FLUSH_SECONDS": 0.01,
             "TIKTOK_MAX_REQUESTS_PER_SECOND": 0,
-            # The last batch waits this long for company before it is written (2 s).
-            "MONGODB_FLUSH_SECONDS": 0.05,
             "TIKTOK_COMPLIANCE_POLL_INTERVAL": 0.01,
             "LOG_LEVEL": "WARNING",
         },

@@ -66,29 +66,33 @@ class SandboxProcess:
         self.start_options = given.replace(**changes) if changes else given
         self._dataset: Dataset | None = None
         self.proc: subprocess.Popen[bytes] | None = None
-        self._out: Any = None
+        self._path: Path | None = None
         self._url: str | None = None
 
     def start(self) -> str:
-        self._out = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop())  never a full pipe
+        # Output to a file, never a pipe that could fill up. The sandbox appends (O_APPEND)
+        # through its own handle and this process reads through another: no shared offset.
+        fd, name = tempfile.mkstemp(prefix="sandbox-", suffix=".log")
+        os.close(fd)
+        self._path = Path(name)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TIKTOK_", "MONGODB_"))}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-u", "-m", "tiktok_scrapy.sandbox", "--port", "0", *self.flags],
-            stdout=self._out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+        with self._path.open("ab") as writer:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-u", "-m", "tiktok_scrapy.sandbox", "--port", "0", *self.flags],
+                stdout=writer,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
         deadline = time.monotonic() + START_TIMEOUT
         while True:
-            self._out.seek(0)
-            first = self._out.readline().decode(errors="replace")
+            with self._path.open("rb") as reader:
+                first = reader.readline().decode(errors="replace")
             if " listening on " in first and first.endswith("\n"):
                 self._url = first.rsplit(" ", 1)[1].strip()
                 return self._url
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                self._out.seek(0)
-                output = self._out.read().decode(errors="replace")
+                output = self.output
                 self.stop()
                 raise RuntimeError(f"the sandbox did not start: {output.strip()}")
             time.sleep(0.02)
@@ -102,9 +106,9 @@ class SandboxProcess:
                 self.proc.kill()
                 self.proc.wait()
             self.proc = None
-        if self._out is not None:
-            self._out.close()
-            self._out = None
+        if self._path is not None:
+            self._path.unlink(missing_ok=True)
+            self._path = None
 
     def __enter__(self) -> SandboxProcess:
         self.start()
@@ -116,10 +120,9 @@ class SandboxProcess:
     @property
     def output(self) -> str:
         """What the sandbox printed so far."""
-        if self._out is None:
+        if self._path is None or not self._path.exists():
             return ""
-        self._out.seek(0)
-        return self._out.read().decode(errors="replace")
+        return self._path.read_bytes().decode(errors="replace")
 
     # --- the admin endpoints ---------------------------------------------------------------
     @property

@@ -1,6 +1,6 @@
 """``make bench``: the crawler against the standalone sandbox, as ratios to its limits.
 
-    python -m benchmarks [--quick | --full] [--only speed,quota,throughput,memory]
+    python -m benchmarks [--quick | --full] [--only speed,quota,throughput,memory,validation]
                          [--top 15] [--results FILE.md] [--keep] [--baseline REF]
 
 Four measurements, each printed as a row with its goal and PASS/FAIL (see docs/benchmarks.md):
@@ -14,7 +14,9 @@ Four measurements, each printed as a row with its goal and PASS/FAIL (see docs/b
 5. adaptive: default (adaptive) windows on a suite of sparse to dense queries, requests
    sent / the fewest possible; a dense 15-day query at 2 s latency against TikTok's own
    client (benchmarks/adaptive.py).
-6. baseline (with ``--baseline REF``): CPU per video of this checkout and of git commit REF,
+6. validation: videos/s through the codebook check alone, against 10,000/s
+   (benchmarks/validation.py; a test asserted it until it flaked on loaded machines).
+7. baseline (with ``--baseline REF``): CPU per video of this checkout and of git commit REF,
    alternated in the same run (benchmarks/baseline.py); ``--only baseline`` for that alone.
 Default ~4-5 min, --quick < 2 min, --full (~10 min) adds 1M videos and the default rate cap.
 """
@@ -482,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
     size.add_argument("--full", action="store_true", help="adds 1M videos and the rate cap")
     parser.add_argument(
         "--only",
-        default="speed,quota,throughput,memory,adaptive",
+        default="speed,quota,throughput,memory,adaptive,validation",
         help="comma-separated subset",
     )
     parser.add_argument("--top", type=int, default=15, help="profile rows (0: no profile)")
@@ -521,6 +523,10 @@ def main(argv: list[str] | None = None) -> int:
             from benchmarks.adaptive import bench_adaptive
 
             bench_adaptive(table, quick=args.quick)
+        if "validation" in only:
+            from benchmarks.validation import bench_validation
+
+            bench_validation(table)
     finally:
         if not args.keep:
             cleanup()

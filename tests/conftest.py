@@ -50,3 +50,38 @@ def project_settings() -> Callable[..., Any]:
 def settings_dict() -> Callable[..., dict[str, Any]]:
     """``settings_dict(*prefixes, **overrides)``: our defaults as a dict, for get_crawler."""
     return _settings_dict
+
+
+# --- in-process crawls and the sandbox as a subprocess (issue 15) --------------------------
+# A crawl test takes `sandbox_process` (one sandbox subprocess per module) or
+# `make_sandbox_process(**options)` and calls `run_crawl_inprocess(...)` from
+# tests/inprocess.py; see docs/testing.md.
+from inprocess import stop_reactor  # noqa: E402
+from sandbox_process import SandboxProcess  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def sandbox_process() -> Iterator[SandboxProcess]:
+    """A sandbox subprocess with default options, shared by a test module."""
+    with SandboxProcess() as running:
+        yield running
+
+
+@pytest.fixture
+def make_sandbox_process() -> Iterator[Callable[..., SandboxProcess]]:
+    """``make_sandbox_process(**options)``: a sandbox subprocess, stopped after the test."""
+    started: list[SandboxProcess] = []
+
+    def make(**options: Any) -> SandboxProcess:
+        running = SandboxProcess(options)
+        started.append(running)
+        running.start()
+        return running
+
+    yield make
+    for running in started:
+        running.stop()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    stop_reactor()  # the reactor of in-process crawls, if one ran: its thread pool stops

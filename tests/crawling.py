@@ -39,6 +39,8 @@ class CrawlResult:
     items: dict[str, list[dict]] = field(default_factory=dict)
     pages: list[dict] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
+    # stats.json as written (in-process crawls: ``stats`` is the crawler's own stats).
+    stats_file: dict[str, Any] = field(default_factory=dict)
 
     def of(self, collection: str) -> list[dict]:
         return self.items.get(collection, [])
@@ -59,12 +61,22 @@ def crawl_command(
     settings: dict[str, Any] | None = None,
     args: dict[str, str] | None = None,
 ) -> tuple[list[str], Path]:
-    outdir = tmp / "out"
-    ledger = tmp / "quota.sqlite"
     config_arg = config if isinstance(config, str) else json.dumps(config)
     command = [sys.executable, "-m", "scrapy", "crawl", spider, "-a", f"config={config_arg}"]
     for key, value in (args or {}).items():
         command += ["-a", f"{key}={value}"]
+    base, outdir = crawl_settings(url, tmp, settings)
+    for key, value in base.items():
+        command += ["-s", f"{key}={value}"]
+    return command, outdir
+
+
+def crawl_settings(
+    url: str, tmp: Path, settings: dict[str, Any] | None = None
+) -> tuple[dict[str, str], Path]:
+    """The ``-s`` settings of a test crawl (sandbox, credentials, folders under ``tmp``)."""
+    outdir = tmp / "out"
+    ledger = tmp / "quota.sqlite"
     base = {
         "TIKTOK_API_URL": url,
         "TIKTOK_CLIENT_KEY": SANDBOX_KEY,
@@ -73,13 +85,15 @@ def crawl_command(
         "TIKTOK_OUTPUT_DIR": str(outdir),
         "TIKTOK_RETRY_BACKOFF_BASE": "0.01",
         "TIKTOK_RETRY_BACKOFF_MAX": "0.05",
+        # The outage breaker's pause (30 s): a sandbox that fails on purpose trips it.
+        "TIKTOK_OUTAGE_PAUSE": "0.05",
+        # With MongoDB, a crawl's last batch waits this long (2 s) before it is written.
+        "MONGODB_FLUSH_SECONDS": "0.05",
         "TIKTOK_MAX_REQUESTS_PER_SECOND": "0",
         "LOG_LEVEL": os.environ.get("CRAWL_LOG_LEVEL", "INFO"),
     }
     base.update({k: str(v) for k, v in (settings or {}).items()})
-    for key, value in base.items():
-        command += ["-s", f"{key}={value}"]
-    return command, outdir
+    return base, outdir
 
 
 def run_crawl(
@@ -116,6 +130,7 @@ def collect(returncode: int, log: str, outdir: Path) -> CrawlResult:
         stats = outdir / "stats.json"
         if stats.exists():
             result.stats = json.loads(stats.read_text())
+            result.stats_file = result.stats
     return result
 
 

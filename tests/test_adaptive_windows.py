@@ -17,7 +17,8 @@ from datetime import date
 from typing import Any
 
 import pytest
-from crawling import SANDBOX_KEY, SANDBOX_SECRET, run_crawl
+from crawling import SANDBOX_KEY, SANDBOX_SECRET
+from inprocess import run_crawl_inprocess
 
 from tiktok_scrapy.api.endpoints import VIDEO_LENGTHS
 from tiktok_scrapy.chains.store import CheckpointStore
@@ -64,8 +65,8 @@ def video_query(sandbox: SandboxThread, start: str, end: str, **body: Any) -> tu
     )
 
 
-def test_sandbox_fails_heavy_queries_every_time_and_serves_light_ones(make_sandbox):
-    sandbox = make_sandbox(fail_results_over=LIMIT)
+def test_sandbox_fails_heavy_queries_every_time_and_serves_light_ones(make_sandbox_process):
+    sandbox = make_sandbox_process(fail_results_over=LIMIT)
     for _ in range(3):  # not random: the same heavy query fails every time
         status, body = video_query(sandbox, "20240101", "20240101")
         assert (status, body["error"]["code"]) == (500, "internal_error")
@@ -84,7 +85,7 @@ def test_sandbox_fails_heavy_queries_every_time_and_serves_light_ones(make_sandb
 def test_failing_window_splits_to_days_then_by_video_length(make_sandbox, tmp_path):
     sandbox = make_sandbox(fail_results_over=LIMIT)
     jobdir = tmp_path / "job"
-    result = run_crawl(
+    result = run_crawl_inprocess(
         "videos",
         CONFIG,
         sandbox.url,
@@ -153,10 +154,10 @@ def test_failing_window_splits_to_days_then_by_video_length(make_sandbox, tmp_pa
 
 
 @pytest.mark.integration
-def test_without_a_split_field_a_failing_day_is_recorded_as_failed(make_sandbox, tmp_path):
-    sandbox = make_sandbox(fail_results_over=LIMIT)
+def test_without_a_split_field_a_failing_day_is_recorded_as_failed(make_sandbox_process, tmp_path):
+    sandbox = make_sandbox_process(fail_results_over=LIMIT)
     config = {**CONFIG, "start_date": "2024-01-01", "end_date": "2024-01-02", "window_days": 1}
-    result = run_crawl(
+    result = run_crawl_inprocess(
         "videos",
         config,
         sandbox.url,

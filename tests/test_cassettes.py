@@ -1,8 +1,9 @@
 """Cassettes: scrubbing, matching, and every committed cassette replayed with no sandbox.
 
-The replays are real ``scrapy crawl`` subprocesses pointed at a closed port: anything sent
-to the network would fail. Items are compared with the sandbox dataset's truth, computed
-here from the seed the cassettes were recorded with (tools/record_cassettes.py).
+The replays are crawls in the test process (``scrapy crawl``'s settings, tests/inprocess.py)
+pointed at a closed port: anything sent to the network would fail. Items are compared with
+the sandbox dataset's truth, computed here from the seed the cassettes were recorded with
+(tools/record_cassettes.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from crawling import CrawlResult, collect
+from crawling import CrawlResult
+from inprocess import crawl_inprocess
 from scrapy import Spider
 from scrapy.http import JsonRequest, Request, TextResponse
 from scrapy.settings import Settings
@@ -219,36 +221,26 @@ def _replay_command(case: Case, outdir: Path, ledger: Path) -> list[str]:
     )
 
 
+def _replay_settings(case: Case, outdir: Path, ledger: Path) -> dict[str, str]:
+    """The ``-s`` values of ``_replay_command``, as ``scrapy crawl`` receives them."""
+    command = _replay_command(case, outdir, ledger)
+    return dict(command[i + 1].split("=", 1) for i, arg in enumerate(command) if arg == "-s")
+
+
 @pytest.fixture(scope="module")
 def replays(tmp_path_factory) -> dict[str, CrawlResult]:
-    """Every cassette (and one deliberate miss) replayed at once, in parallel processes."""
-    runs = {**cases(), "miss": MISS}
-    started: dict[str, tuple[subprocess.Popen, Path, Path]] = {}
-    try:
-        for name, case in runs.items():
-            tmp = tmp_path_factory.mktemp(name)
-            outdir, ledger = tmp / "out", tmp / "quota.sqlite"
-            proc = subprocess.Popen(
-                _replay_command(case, outdir, ledger),
-                cwd=tmp,
-                env=crawl_env(),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-            started[name] = (proc, outdir, ledger)
-        results = {}
-        for name, (proc, outdir, ledger) in started.items():
-            log, _ = proc.communicate(timeout=120)
-            result = collect(proc.returncode, log, outdir)
-            result.stats["ledger_written"] = ledger.exists()
-            results[name] = result
-        return results
-    finally:
-        for proc, _, _ in started.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    """Every cassette (and one deliberate miss) replayed, one after another in this process
+    (tests/inprocess.py): the same command's settings, no sandbox, a closed port."""
+    results = {}
+    for name, case in {**cases(), "miss": MISS}.items():
+        tmp = tmp_path_factory.mktemp(name)
+        outdir, ledger = tmp / "out", tmp / "quota.sqlite"
+        spargs = {"config": json.dumps(case.config)}
+        values = _replay_settings(case, outdir, ledger)
+        result = crawl_inprocess(case.spider, spargs, values, tmp, outdir, timeout=120)
+        result.stats["ledger_written"] = ledger.exists()
+        results[name] = result
+    return results
 
 
 def _ok(result: CrawlResult, reason: str = "finished") -> None:

@@ -6,7 +6,7 @@ import json
 from datetime import date
 
 import pytest
-from crawling import run_crawl
+from inprocess import run_crawl_inprocess
 
 from tiktok_scrapy.api.windows import Window
 from tiktok_scrapy.continuous import DayLedger, complete_days, days_to_crawl
@@ -22,13 +22,13 @@ def _days_requested(requests: list[dict]) -> set[str]:
 
 
 @pytest.mark.integration
-def test_three_days_each_once_with_a_missed_day_caught_up(make_sandbox, tmp_path):
-    sandbox = make_sandbox()
+def test_three_days_each_once_with_a_missed_day_caught_up(make_sandbox_process, tmp_path):
+    sandbox = make_sandbox_process()
     state = tmp_path / "state"
     seen: list[set[str]] = []
     for today in ("2024-03-10", "2024-03-11", "2024-03-13", "2024-03-13"):  # 03-12: no run
         before = len(sandbox.requests())
-        result = run_crawl(
+        result = run_crawl_inprocess(
             "videos",
             DAILY,
             sandbox.url,

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from crawling import CrawlResult, run_crawl
+from crawling import CrawlResult
+from inprocess import run_crawl_inprocess
 from scrapy import Request, signals
 from scrapy.http import TextResponse
 from scrapy.utils.test import get_crawler
@@ -150,7 +151,9 @@ def test_account_spider_returns_the_truth_and_records_user_level_errors(
     assert errors and UNKNOWN in errors  # the inputs do exercise user-level errors
     before = len(sandbox.requests(spider))
 
-    result = run_crawl(spider, input_config(spider, names, tmp_path), sandbox.url, tmp_path)
+    result = run_crawl_inprocess(
+        spider, input_config(spider, names, tmp_path), sandbox.url, tmp_path
+    )
     assert result.returncode == 0, result.log[-3000:]
     assert result.stats["finish_reason"] == "finished"
 
@@ -218,7 +221,7 @@ def test_comments_stop_at_the_1000_cap_and_include_replies(
     }  # 30 does not divide 1,000: the last page must shrink
     before = len(sandbox.requests("comments"))
 
-    result = run_crawl("comments", config, sandbox.url, tmp_path)
+    result = run_crawl_inprocess("comments", config, sandbox.url, tmp_path)
     assert result.returncode == 0, result.log[-3000:]
 
     by_chain: dict[str, Counter] = {}
@@ -251,7 +254,7 @@ def test_playlists_gather_every_video_id_across_pages(
     wanted = ds.playlist_ids[:5]
     config = {"playlist_ids": [*wanted, wanted[0]], "max_count": 40}
 
-    result = run_crawl("playlists", config, sandbox.url, tmp_path)
+    result = run_crawl_inprocess("playlists", config, sandbox.url, tmp_path)
     assert result.returncode == 0, result.log[-3000:]
 
     got = {p["playlist_id"]: p for p in result.of("playlists")}

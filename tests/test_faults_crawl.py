@@ -16,7 +16,8 @@ from datetime import date
 from typing import Any
 
 import pytest
-from crawling import ALL_VIDEOS, CrawlResult, run_crawl
+from crawling import ALL_VIDEOS, CrawlResult
+from inprocess import run_crawl_inprocess
 from scrapy.http import JsonRequest, Request, TextResponse
 from scrapy.utils.test import get_crawler
 
@@ -89,9 +90,9 @@ def requests_per_page_line(log: str) -> str:
     return lines[0]
 
 
-def test_clean_crawl_spends_one_request_per_page(make_sandbox, tmp_path):
-    sandbox = make_sandbox(clock=SANDBOX_NOW)
-    result = run_crawl("videos", CONFIG, sandbox.url, tmp_path)
+def test_clean_crawl_spends_one_request_per_page(make_sandbox_process, tmp_path):
+    sandbox = make_sandbox_process(clock=SANDBOX_NOW)
+    result = run_crawl_inprocess("videos", CONFIG, sandbox.url, tmp_path)
     assert result.returncode == 0, result.log[-3000:]
     truth = {v["id"] for v in sandbox.dataset.truth_videos(QUERY, START, END)}
     assert Counter(video_ids(result)) == Counter(truth)  # everything, once
@@ -113,7 +114,7 @@ def test_faulty_crawl_returns_exactly_the_fault_free_result(make_sandbox, tmp_pa
         seconds=10,
         forced={"html_504_rate": 504, "non_json_rate": 200, "transient_400_rate": 400},
     )
-    result = run_crawl("videos", CONFIG, sandbox.url, tmp_path)
+    result = run_crawl_inprocess("videos", CONFIG, sandbox.url, tmp_path)
     assert result.returncode == 0, result.log[-3000:]
     stats = result.stats
     assert stats["finish_reason"] == "finished", result.log[-3000:]
@@ -172,13 +173,13 @@ async def test_a_request_retried_after_its_401_resend_may_be_resent_on_the_next_
     assert isinstance(retry, Request) and meta.AUTH_RETRIED not in retry.meta
 
 
-def test_short_lived_token_is_renewed_before_it_expires(make_sandbox, tmp_path):
+def test_short_lived_token_is_renewed_before_it_expires(make_sandbox_process, tmp_path):
     # A 4 s token is renewed at half-life (the 300 s margin is longer than its life); one
     # sequential chain of 15 pages at 200 ms each outlives it.
-    sandbox = make_sandbox(clock=SANDBOX_NOW, token_ttl=4, latency_ms=200)
+    sandbox = make_sandbox_process(clock=SANDBOX_NOW, token_ttl=4, latency_ms=200)
     day = date(2024, 1, 1)
     config = {**CONFIG, "start_date": day.isoformat(), "end_date": day.isoformat(), "max_count": 5}
-    result = run_crawl("videos", config, sandbox.url, tmp_path)
+    result = run_crawl_inprocess("videos", config, sandbox.url, tmp_path)
     assert result.returncode == 0, result.log[-3000:]
     assert result.stats["finish_reason"] == "finished"
     truth = {v["id"] for v in sandbox.dataset.truth_videos(QUERY, day, day)}
@@ -234,7 +235,7 @@ def stalled(pages: list[dict]) -> list[dict]:
 def test_a_stalled_page_is_asked_once_more_and_nothing_is_lost(make_sandbox, tmp_path):
     sandbox = make_sandbox(clock=SANDBOX_NOW)
     stall_once(sandbox)
-    result = run_crawl("videos", CONFIG, sandbox.url, tmp_path)
+    result = run_crawl_inprocess("videos", CONFIG, sandbox.url, tmp_path)
     assert result.returncode == 0, result.log[-3000:]
     assert result.stats["finish_reason"] == "finished"
     truth = {v["id"] for v in sandbox.dataset.truth_videos(QUERY, START, END)}
@@ -254,7 +255,7 @@ def test_a_cursor_that_stays_stuck_ends_its_chain_incomplete_then_resume_is_exac
 ):
     sandbox = make_sandbox(clock=SANDBOX_NOW, stall_cursor_rate=1.0)
     jobdir = {"JOBDIR": str(tmp_path / "job")}
-    result = run_crawl("videos", CONFIG, sandbox.url, tmp_path, settings=jobdir)
+    result = run_crawl_inprocess("videos", CONFIG, sandbox.url, tmp_path, settings=jobdir)
     assert result.returncode == 3, result.log[-3000:]  # incomplete, resumable
     assert result.stats["finish_reason"] == "incomplete_chains"
     assert result.stats["tiktok/verdict"] == "incomplete"
@@ -267,12 +268,12 @@ def test_a_cursor_that_stays_stuck_ends_its_chain_incomplete_then_resume_is_exac
     assert "Retry what is missing with: scrapy crawl videos" in result.log
 
     sandbox.state.set_options(stall_cursor_rate=0.0)  # the fault is gone: resume
-    again = run_crawl("videos", CONFIG, sandbox.url, tmp_path, settings=jobdir)
+    again = run_crawl_inprocess("videos", CONFIG, sandbox.url, tmp_path, settings=jobdir)
     assert again.returncode == 0, again.log[-3000:]
     assert again.stats["tiktok/verdict"] == "complete"
     truth = {v["id"] for v in sandbox.dataset.truth_videos(QUERY, START, END)}
     assert Counter(video_ids(again)) == Counter(truth)
-    assert len(again.stats["runs"]) == 2  # stats.json covers both runs
+    assert len(again.stats_file["runs"]) == 2  # stats.json covers both runs
 
 
 @pytest.mark.parametrize("seed", [11])
@@ -282,7 +283,7 @@ def test_random_stalls_never_end_a_crawl_as_finished_with_data_missing(
     sandbox = make_sandbox(clock=SANDBOX_NOW, stall_cursor_rate=0.3, fault_seed=seed)
     jobdir = {"JOBDIR": str(tmp_path / "job")}
     truth = Counter(v["id"] for v in sandbox.dataset.truth_videos(QUERY, START, END))
-    result = run_crawl("videos", CONFIG, sandbox.url, tmp_path, settings=jobdir)
+    result = run_crawl_inprocess("videos", CONFIG, sandbox.url, tmp_path, settings=jobdir)
     got = Counter(video_ids(result))
     if got == truth:
         assert result.returncode == 0 and result.stats["tiktok/verdict"] == "complete"
@@ -290,19 +291,19 @@ def test_random_stalls_never_end_a_crawl_as_finished_with_data_missing(
         assert result.returncode == 3, result.log[-3000:]
         assert result.stats["finish_reason"] == "incomplete_chains"
         sandbox.state.set_options(stall_cursor_rate=0.0)
-        again = run_crawl("videos", CONFIG, sandbox.url, tmp_path, settings=jobdir)
+        again = run_crawl_inprocess("videos", CONFIG, sandbox.url, tmp_path, settings=jobdir)
         assert again.returncode == 0, again.log[-3000:]
         assert Counter(video_ids(again)) == truth
 
 
 @pytest.mark.parametrize("trailing", [3, 8])
 def test_trailing_empty_pages_cost_at_most_the_stall_limit_and_lose_nothing(
-    make_sandbox, tmp_path, trailing
+    make_sandbox_process, tmp_path, trailing
 ):
     limit = 5  # TIKTOK_STALL_EMPTY_PAGES
-    sandbox = make_sandbox(clock=SANDBOX_NOW, trailing_empty_pages=trailing)
+    sandbox = make_sandbox_process(clock=SANDBOX_NOW, trailing_empty_pages=trailing)
     settings = {"TIKTOK_STALL_EMPTY_PAGES": limit, "JOBDIR": str(tmp_path / "job")}
-    result = run_crawl("videos", CONFIG, sandbox.url, tmp_path, settings=settings)
+    result = run_crawl_inprocess("videos", CONFIG, sandbox.url, tmp_path, settings=settings)
     truth = {v["id"] for v in sandbox.dataset.truth_videos(QUERY, START, END)}
     assert Counter(video_ids(result)) == Counter(truth)
     chains = 10
@@ -318,7 +319,7 @@ def test_trailing_empty_pages_cost_at_most_the_stall_limit_and_lose_nothing(
         assert result.returncode == 3, result.log[-3000:]
         assert result.stats["tiktok/chains/ended/empty_pages"] == chains == len(ended)
         assert all(p["has_more"] and p["items"] == 0 for p in ended)
-        again = run_crawl("videos", CONFIG, sandbox.url, tmp_path, settings=settings)
+        again = run_crawl_inprocess("videos", CONFIG, sandbox.url, tmp_path, settings=settings)
         assert again.returncode == 0, again.log[-3000:]
         assert again.stats["tiktok/verdict"] == "complete"
         assert Counter(video_ids(again)) == Counter(truth)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from crawling import run_crawl
+from inprocess import run_crawl_inprocess
 
 from tiktok_scrapy.sandbox.dataset import Dataset, UserError
 
@@ -55,9 +55,9 @@ def _got(result) -> tuple[set, set]:
     return edges, {u["username"] for u in result.of("users")}
 
 
-def test_depth_2_crawl_is_the_sandbox_graph_within_the_caps(make_sandbox, tmp_path):
-    sandbox = make_sandbox()
-    result = run_crawl("network", CONFIG, sandbox.url, tmp_path)
+def test_depth_2_crawl_is_the_sandbox_graph_within_the_caps(make_sandbox_process, tmp_path):
+    sandbox = make_sandbox_process()
+    result = run_crawl_inprocess("network", CONFIG, sandbox.url, tmp_path)
     assert result.returncode == 0, result.log[-3000:]
     edges, nodes = expected_network(sandbox.dataset, CONFIG)
     got_edges, got_users = _got(result)
@@ -80,13 +80,13 @@ def test_depth_2_crawl_is_the_sandbox_graph_within_the_caps(make_sandbox, tmp_pa
     assert levels == {name: expected_levels[name] for name in levels}
 
 
-def test_budget_stop_then_resume_completes_the_same_graph(make_sandbox, tmp_path):
-    sandbox = make_sandbox()
+def test_budget_stop_then_resume_completes_the_same_graph(make_sandbox_process, tmp_path):
+    sandbox = make_sandbox_process()
     config = {**CONFIG, "direction": "both", "max_requests": 20}
     jobdir = {"JOBDIR": str(tmp_path / "job")}
-    first = run_crawl("network", config, sandbox.url, tmp_path, settings=jobdir)
+    first = run_crawl_inprocess("network", config, sandbox.url, tmp_path, settings=jobdir)
     assert first.stats["finish_reason"] == "max_requests", first.log[-3000:]
-    second = run_crawl(
+    second = run_crawl_inprocess(
         "network", {**config, "max_requests": 1000}, sandbox.url, tmp_path, settings=jobdir
     )
     assert second.returncode == 0 and second.stats["finish_reason"] == "finished"

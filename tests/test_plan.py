@@ -9,6 +9,7 @@ import sys
 
 import pytest
 from crawling import SANDBOX_KEY, env_for_subprocess, run_crawl
+from inprocess import run_crawl_inprocess
 
 from tiktok_scrapy.planning import estimate, network_estimate, pages_bound, total_bound
 
@@ -64,8 +65,8 @@ def printed_bound(text: str) -> tuple[int, int | None]:
         ),
     ],
 )
-def test_the_real_spend_is_within_the_printed_bound(spider, config, make_sandbox, tmp_path):
-    sandbox = make_sandbox()
+def test_the_real_spend_is_within_the_printed_bound(spider, config, make_sandbox_process, tmp_path):
+    sandbox = make_sandbox_process()
     if config == "MANY_COMMENTS":
         ids = sandbox.dataset.many_comments_video_ids[:2]
         config = json.dumps({"video_ids": ids, "max_count": 100})
@@ -76,7 +77,7 @@ def test_the_real_spend_is_within_the_printed_bound(spider, config, make_sandbox
     minimum, bound = printed_bound(text)
     assert bound is not None
     assert sandbox.requests() == []  # planning sent nothing
-    result = run_crawl(spider, config, sandbox.url, tmp_path)
+    result = run_crawl_inprocess(spider, config, sandbox.url, tmp_path)
     budget = "max_requests" in config  # stopped by its budget: incomplete, resumable (3)
     assert result.returncode == (3 if budget else 0), result.log[-3000:]
     spent = len(sandbox.requests())

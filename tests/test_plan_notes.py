@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from crawling import SANDBOX_KEY, env_for_subprocess, run_crawl
+from crawling import SANDBOX_KEY, env_for_subprocess
+from inprocess import run_crawl_inprocess
 
 from tiktok_scrapy.planning import budget_warning
 from tiktok_scrapy.quota_ledger import SANDBOX_CLIENT_KEY, Client
@@ -72,12 +73,12 @@ def test_sandbox_runs_book_to_one_ledger_shown_by_scrapy_quota(tmp_path):
 
 
 @pytest.mark.integration
-def test_plan_skips_what_a_jobdir_finished(make_sandbox, tmp_path):
-    sandbox = make_sandbox()
+def test_plan_skips_what_a_jobdir_finished(make_sandbox_process, tmp_path):
+    sandbox = make_sandbox_process()
     ledger = tmp_path / "quota.sqlite"
     jobdir = tmp_path / "job"
     config = json.loads(QUICK)
-    result = run_crawl(
+    result = run_crawl_inprocess(
         "videos", {**config, "max_requests": 2}, sandbox.url, tmp_path, {"JOBDIR": jobdir}
     )
     assert result.stats["finish_reason"] == "max_requests", result.log[-2000:]
@@ -101,8 +102,8 @@ def test_plan_skips_what_a_jobdir_finished(make_sandbox, tmp_path):
 
 
 @pytest.mark.integration
-def test_plan_shows_the_days_daily_mode_already_crawled(make_sandbox, tmp_path):
-    sandbox = make_sandbox()
+def test_plan_shows_the_days_daily_mode_already_crawled(make_sandbox_process, tmp_path):
+    sandbox = make_sandbox_process()
     config = {
         "hashtags": ["flood"],
         "mode": "daily",
@@ -110,7 +111,7 @@ def test_plan_shows_the_days_daily_mode_already_crawled(make_sandbox, tmp_path):
         "lag_days": 2,
     }
     today = {"TIKTOK_TODAY": "2024-01-05", "TIKTOK_STATE_DIR": str(tmp_path / "state")}
-    result = run_crawl("videos", config, sandbox.url, tmp_path, today)
+    result = run_crawl_inprocess("videos", config, sandbox.url, tmp_path, today)
     assert result.returncode == 0, result.log[-2000:]
 
     settings = [("-s", f"{k}={v}") for k, v in {**today, "TIKTOK_TODAY": "2024-01-06"}.items()]

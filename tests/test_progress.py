@@ -7,7 +7,8 @@ import os
 import subprocess
 
 import pytest
-from crawling import crawl_command, env_for_subprocess, run_crawl
+from crawling import crawl_command, env_for_subprocess
+from inprocess import run_crawl_inprocess
 
 from tiktok_scrapy.extensions.progress import Snapshot, hms, use_bar
 
@@ -58,10 +59,10 @@ def test_the_bar_is_for_terminals_only():
 
 
 @pytest.mark.integration
-def test_log_lines_when_not_on_a_terminal(make_sandbox, tmp_path):
-    sandbox = make_sandbox(latency_ms=120)
+def test_log_lines_when_not_on_a_terminal(make_sandbox_process, tmp_path):
+    sandbox = make_sandbox_process(latency_ms=120)
     settings = {"TIKTOK_PROGRESS_INTERVAL": "0.3", "CONCURRENT_REQUESTS": "2"}
-    result = run_crawl("videos", QUERY, sandbox.url, tmp_path, settings=settings)
+    result = run_crawl_inprocess("videos", QUERY, sandbox.url, tmp_path, settings=settings)
     assert result.returncode == 0, result.log[-3000:]
     lines = [line for line in result.log.splitlines() if "Progress: " in line]
     assert lines, result.log[-3000:]
@@ -104,6 +105,6 @@ def test_a_live_bar_on_a_terminal(make_sandbox, tmp_path):
 @pytest.mark.integration
 def test_a_query_that_matches_nothing_says_so(sandbox, tmp_path):
     config = {**QUERY, "hashtags": ["no_such_tag_anywhere"]}
-    result = run_crawl("videos", config, sandbox.url, tmp_path)
+    result = run_crawl_inprocess("videos", config, sandbox.url, tmp_path)
     assert result.returncode == 0, result.log[-3000:]
     assert "The crawl finished without a single record" in result.log

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import mongomock
 import pytest
-from crawling import env_for_subprocess, read_jsonl, run_crawl
+from crawling import env_for_subprocess, read_jsonl
+from inprocess import run_crawl_inprocess
 
 from tiktok_scrapy.purge import (
     append_audit,
@@ -168,16 +169,16 @@ def test_kill_9_during_a_purge_leaves_the_old_file_or_the_new_one(tmp_path):
 
 
 @pytest.mark.integration
-def test_refresh_with_purge_cleans_jsonl_outputs(make_sandbox, tmp_path):
-    sandbox = make_sandbox()
+def test_refresh_with_purge_cleans_jsonl_outputs(make_sandbox_process, tmp_path):
+    sandbox = make_sandbox_process()
     day = {"start_date": "2024-01-10", "end_date": "2024-01-10"}
     data = tmp_path / "data"
     query = {"and": [{"field_name": "region_code", "operation": "EQ", "field_values": ["US"]}]}
-    videos = run_crawl("videos", {"query": query, **day}, sandbox.url, data / "v")
+    videos = run_crawl_inprocess("videos", {"query": query, **day}, sandbox.url, data / "v")
     assert videos.returncode == 0, videos.log[-3000:]
     video_ids = [v["id"] for v in videos.of("videos")]
     picked = [v["id"] for v in videos.of("videos") if 0 < v.get("comment_count", 0) < 50][:3]
-    comments = run_crawl("comments", {"video_ids": picked}, sandbox.url, data / "c")
+    comments = run_crawl_inprocess("comments", {"video_ids": picked}, sandbox.url, data / "c")
     assert comments.returncode == 0, comments.log[-3000:]
     comment_rows = comments.of("comments")
     gone_videos = [picked[0], next(i for i in video_ids if i not in picked)]
@@ -186,7 +187,7 @@ def test_refresh_with_purge_cleans_jsonl_outputs(make_sandbox, tmp_path):
 
     config = {"from_output": str(data), "older_than_days": 0, "purge": True}
     settings = {"TIKTOK_COMPLIANCE_POLL_INTERVAL": "0.01"}
-    result = run_crawl("refresh", config, sandbox.url, tmp_path / "r", settings=settings)
+    result = run_crawl_inprocess("refresh", config, sandbox.url, tmp_path / "r", settings=settings)
     assert result.returncode == 0, result.log[-3000:]
 
     left_videos = [r["id"] for r in read_jsonl(videos.outdir / "videos.jsonl")]

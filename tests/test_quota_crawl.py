@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from crawling import ALL_VIDEOS, CrawlResult, run_crawl
+from crawling import ALL_VIDEOS, CrawlResult
+from inprocess import run_crawl_inprocess
 
 from tiktok_scrapy.sandbox import SandboxThread
 
@@ -38,7 +39,7 @@ SANDBOX_NOW = datetime.fromisoformat("2024-06-01T10:00:00+00:00")
 
 def crawl(sandbox: SandboxThread, tmp: Path, run: str, **settings: Any) -> CrawlResult:
     """One run of the videos crawl; runs share the JOBDIR and the quota ledger."""
-    return run_crawl(
+    return run_crawl_inprocess(
         "videos",
         CONFIG,
         sandbox.url,
@@ -83,8 +84,8 @@ def resume_next_day(sandbox: SandboxThread, tmp: Path, first: CrawlResult) -> Cr
 
 
 @pytest.mark.parametrize("concurrency", [1, 16])
-def test_stop_at_the_apis_429_then_resume_the_next_day(make_sandbox, tmp_path, concurrency):
-    sandbox = make_sandbox(clock=SANDBOX_NOW.isoformat(), quota_main=QUOTA)
+def test_stop_at_the_apis_429_then_resume_the_next_day(make_sandbox_process, tmp_path, concurrency):
+    sandbox = make_sandbox_process(clock=SANDBOX_NOW.isoformat(), quota_main=QUOTA)
     first = crawl(
         sandbox, tmp_path, "run1", TIKTOK_QUOTA_ON_EXHAUSTED="stop", CONCURRENT_REQUESTS=concurrency
     )
@@ -104,10 +105,10 @@ def test_stop_at_the_apis_429_then_resume_the_next_day(make_sandbox, tmp_path, c
     resume_next_day(sandbox, tmp_path, first)
 
 
-def test_stop_at_own_limit_before_any_429_then_resume_the_next_day(make_sandbox, tmp_path):
+def test_stop_at_own_limit_before_any_429_then_resume_the_next_day(make_sandbox_process, tmp_path):
     # Real time on the sandbox: before its first response the crawler books requests on its
     # own UTC day, which must be the sandbox's for the limit to be met exactly.
-    sandbox = make_sandbox(quota_main=QUOTA)
+    sandbox = make_sandbox_process(quota_main=QUOTA)
     limits = json.dumps({"main": QUOTA, "follow": 20000})
     first = crawl(
         sandbox,

@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import date
 
 import pytest
-from crawling import run_crawl
+from inprocess import run_crawl_inprocess
 
 from tiktok_scrapy.sandbox.oracle import fewest_requests
 
@@ -61,12 +61,12 @@ SUITE = {
 
 @pytest.mark.parametrize("name", list(SUITE))
 def test_default_crawl_spends_near_the_fewest_requests_and_returns_the_truth(
-    name, make_sandbox, tmp_path
+    name, make_sandbox_process, tmp_path
 ):
     query, start, end, scale = SUITE[name]
-    sandbox = make_sandbox(scale=scale, clock="2024-06-01T10:00:00Z")
+    sandbox = make_sandbox_process(scale=scale, clock="2024-06-01T10:00:00Z")
     config = {"query": query, "start_date": start, "end_date": end}
-    result = run_crawl("videos", config, sandbox.url, tmp_path)
+    result = run_crawl_inprocess("videos", config, sandbox.url, tmp_path)
     assert result.returncode == 0, result.log[-3000:]
     first, last = date.fromisoformat(start), date.fromisoformat(end)
     truth = Counter(v["id"] for v in sandbox.dataset.truth_videos(query, first, last))
@@ -77,11 +77,11 @@ def test_default_crawl_spends_near_the_fewest_requests_and_returns_the_truth(
     assert result.stats["tiktok/records_per_request"] == round(sum(truth.values()) / sent, 2)
 
 
-def test_a_dense_window_is_cut_into_parallel_chains_of_few_pages(make_sandbox, tmp_path):
+def test_a_dense_window_is_cut_into_parallel_chains_of_few_pages(make_sandbox_process, tmp_path):
     """What makes a dense query fast: the window's pages are spread over many chains."""
-    sandbox = make_sandbox(scale=10, clock="2024-06-01T10:00:00Z")
+    sandbox = make_sandbox_process(scale=10, clock="2024-06-01T10:00:00Z")
     config = {"query": {"and": [ALL]}, "start_date": "2024-01-01", "end_date": "2024-01-15"}
-    result = run_crawl("videos", config, sandbox.url, tmp_path)
+    result = run_crawl_inprocess("videos", config, sandbox.url, tmp_path)
     assert result.returncode == 0, result.log[-3000:]
     pages = Counter(p["chain"] for p in result.pages)
     parent = {child: p["chain"] for p in result.pages for child in p.get("split_into") or ()}
@@ -98,11 +98,13 @@ def test_a_dense_window_is_cut_into_parallel_chains_of_few_pages(make_sandbox, t
     assert total <= 1.10 * fewest + 2, (total, fewest)
 
 
-def test_searches_over_1500_results_fail_and_a_dense_query_is_still_exact(make_sandbox, tmp_path):
-    sandbox = make_sandbox(scale=10, clock="2024-06-01T10:00:00Z", fail_results_over=1500)
+def test_searches_over_1500_results_fail_and_a_dense_query_is_still_exact(
+    make_sandbox_process, tmp_path
+):
+    sandbox = make_sandbox_process(scale=10, clock="2024-06-01T10:00:00Z", fail_results_over=1500)
     query = {"and": [ALL]}
     config = {"query": query, "start_date": "2024-01-01", "end_date": "2024-01-20"}
-    result = run_crawl("videos", config, sandbox.url, tmp_path)
+    result = run_crawl_inprocess("videos", config, sandbox.url, tmp_path)
     assert result.returncode == 0, result.log[-3000:]
     first, last = date(2024, 1, 1), date(2024, 1, 20)
     truth = Counter(v["id"] for v in sandbox.dataset.truth_videos(query, first, last))
@@ -133,7 +135,7 @@ def test_an_outage_of_half_failures_costs_bounded_quota_then_completes(make_sand
         "window_days": 1,
         "max_count": 20,
     }
-    result = run_crawl(
+    result = run_crawl_inprocess(
         "videos",
         config,
         sandbox.url,

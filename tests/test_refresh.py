@@ -7,7 +7,7 @@ import json
 from datetime import date
 
 import pytest
-from crawling import run_crawl
+from inprocess import run_crawl_inprocess
 
 from tiktok_scrapy.api.windows import Window
 from tiktok_scrapy.spiders.refresh import batches, day_of_id
@@ -19,8 +19,8 @@ QUERY = {
 }
 
 
-def test_deleted_videos_are_listed_and_live_ones_refreshed(make_sandbox, tmp_path):
-    sandbox = make_sandbox()
+def test_deleted_videos_are_listed_and_live_ones_refreshed(make_sandbox_process, tmp_path):
+    sandbox = make_sandbox_process()
     start, end = date(2024, 1, 20), date(2024, 2, 25)  # more than one 30-day window
     everything = sandbox.dataset.search(QUERY, start, end)
     live = sandbox.dataset.truth_videos(QUERY, start, end)
@@ -37,7 +37,7 @@ def test_deleted_videos_are_listed_and_live_ones_refreshed(make_sandbox, tmp_pat
     stored.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
     config = {"from_output": str(stored), "method": "requery"}
-    result = run_crawl("refresh", config, sandbox.url, tmp_path)
+    result = run_crawl_inprocess("refresh", config, sandbox.url, tmp_path)
     assert result.returncode == 0, result.log[-3000:]
     assert {u["id"] for u in result.of("unavailable")} == set(deleted)
     assert {u["category"] for u in result.of("unavailable")} == {"video"}

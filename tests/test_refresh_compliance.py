@@ -10,6 +10,7 @@ from datetime import date
 
 import pytest
 from crawling import collect, crawl_command, env_for_subprocess, read_jsonl, run_crawl
+from inprocess import run_crawl_inprocess
 
 pytestmark = pytest.mark.integration
 
@@ -20,10 +21,10 @@ OLD = {"older_than_days": 0}
 
 
 @pytest.fixture
-def crawled(make_sandbox, tmp_path):
+def crawled(make_sandbox_process, tmp_path):
     """A sandbox, a videos crawl and a comments crawl of some of those videos."""
-    sandbox = make_sandbox()
-    videos = run_crawl(
+    sandbox = make_sandbox_process()
+    videos = run_crawl_inprocess(
         "videos",
         {"query": QUERY, "start_date": str(DAY), "end_date": str(DAY)},
         sandbox.url,
@@ -31,7 +32,7 @@ def crawled(make_sandbox, tmp_path):
     )
     assert videos.returncode == 0, videos.log[-3000:]
     with_comments = [v["id"] for v in videos.of("videos") if 0 < v.get("comment_count", 0) < 60]
-    comments = run_crawl(
+    comments = run_crawl_inprocess(
         "comments", {"video_ids": with_comments[:6]}, sandbox.url, tmp_path / "comments"
     )
     assert comments.returncode == 0, comments.log[-3000:]
@@ -59,7 +60,9 @@ def test_deleted_videos_and_comments_are_listed_exactly(crawled, tmp_path):
         ("comment", comments, deleted_comments),
     ):
         config = {"from_output": str(result_of.outdir / f"{kind}s.jsonl"), **OLD}
-        result = run_crawl("refresh", config, sandbox.url, tmp_path / kind, settings=FAST_POLLS)
+        result = run_crawl_inprocess(
+            "refresh", config, sandbox.url, tmp_path / kind, settings=FAST_POLLS
+        )
         assert result.returncode == 0, result.log[-3000:]
         unavailable = read_jsonl(result.outdir / "unavailable.jsonl")
         expected = set(deleted)
@@ -84,7 +87,7 @@ def test_deleted_items_disappear_from_the_sandbox_answers(crawled, tmp_path):
     sandbox, videos, _ = crawled
     gone = videos.of("videos")[0]["id"]
     sandbox.delete(videos=[gone])
-    again = run_crawl(
+    again = run_crawl_inprocess(
         "videos",
         {"query": QUERY, "start_date": str(DAY), "end_date": str(DAY)},
         sandbox.url,
@@ -101,7 +104,7 @@ def test_one_create_call_per_10000_ids(crawled, tmp_path):
     sandbox.reset()
     settings = {**FAST_POLLS, "TIKTOK_COMPLIANCE_BATCH_IDS": "4"}  # small files, same rule
     config = {"from_output": str(videos.outdir / "videos.jsonl"), **OLD}
-    result = run_crawl("refresh", config, sandbox.url, tmp_path / "r", settings=settings)
+    result = run_crawl_inprocess("refresh", config, sandbox.url, tmp_path / "r", settings=settings)
     assert result.returncode == 0, result.log[-3000:]
     creates = sandbox.requests("validation_task_create")
     assert len(creates) == -(-len(ids) // 4)
@@ -115,7 +118,7 @@ def test_a_failed_task_is_created_again(crawled, tmp_path):
     sandbox.reset()
     config = {"from_output": str(videos.outdir / "videos.jsonl"), **OLD}
     settings = {**FAST_POLLS, "TIKTOK_COMPLIANCE_TASK_RETRIES": "1"}
-    result = run_crawl("refresh", config, sandbox.url, tmp_path / "r", settings=settings)
+    result = run_crawl_inprocess("refresh", config, sandbox.url, tmp_path / "r", settings=settings)
     assert len(sandbox.requests("validation_task_create")) == 2  # the first try and one more
     assert result.stats["tiktok/refresh/tasks_failed"] == 2
     assert "compliance task failed 2 times" in result.log
@@ -207,7 +210,9 @@ def test_an_all_gone_result_is_downloaded_twice_before_it_is_believed(crawled, t
     sandbox.delete(videos=ids)
     sandbox.reset()
     config = {"from_output": str(videos.outdir / "videos.jsonl"), **OLD}
-    result = run_crawl("refresh", config, sandbox.url, tmp_path / "r", settings=FAST_POLLS)
+    result = run_crawl_inprocess(
+        "refresh", config, sandbox.url, tmp_path / "r", settings=FAST_POLLS
+    )
     assert result.returncode == 0, result.log[-3000:]
     assert {u["id"] for u in result.of("unavailable")} == set(ids)
     assert len(sandbox.requests("validation_task_download")) == 2

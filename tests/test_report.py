@@ -9,7 +9,7 @@ from collections import Counter
 from datetime import date
 
 import pytest
-from crawling import run_crawl
+from inprocess import run_crawl_inprocess
 
 from tiktok_scrapy.extensions.report import MAX_TALLY, CrawlReport
 from tiktok_scrapy.reporting import charts
@@ -25,9 +25,11 @@ CONFIG = {
 
 
 @pytest.mark.integration
-def test_a_faulty_crawl_reports_its_errors_their_cost_and_the_verdict(make_sandbox, tmp_path):
-    sandbox = make_sandbox(error_rate=0.5, fault_seed=1)
-    result = run_crawl("videos", CONFIG, sandbox.url, tmp_path)
+def test_a_faulty_crawl_reports_its_errors_their_cost_and_the_verdict(
+    make_sandbox_process, tmp_path
+):
+    sandbox = make_sandbox_process(error_rate=0.5, fault_seed=1)
+    result = run_crawl_inprocess("videos", CONFIG, sandbox.url, tmp_path)
     assert result.returncode == 0, result.log[-3000:]
     sent = [r for r in sandbox.requests() if r["endpoint"] == "videos"]
     five_hundreds = sum(1 for r in sent if r["status"] == 500)
@@ -63,7 +65,7 @@ def test_a_faulty_crawl_reports_its_errors_their_cost_and_the_verdict(make_sandb
 def test_expected_outcomes_are_not_errors(sandbox, tmp_path):
     hidden = sorted(sandbox.dataset.hidden_users)[:2]
     config = {"usernames": [*hidden, "user_56cfd741"]}
-    result = run_crawl("users", config, sandbox.url, tmp_path)
+    result = run_crawl_inprocess("users", config, sandbox.url, tmp_path)
     assert result.returncode == 0, result.log[-3000:]
     text = (result.outdir / "report.html").read_text()
     assert "No error responses." in text

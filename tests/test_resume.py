@@ -24,7 +24,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from crawling import ALL_VIDEOS, collect, crawl_command, env_for_subprocess, read_jsonl, run_crawl
+from crawling import ALL_VIDEOS, collect, crawl_command, env_for_subprocess, read_jsonl
+from inprocess import run_crawl_inprocess
 
 pytestmark = pytest.mark.integration
 
@@ -85,7 +86,9 @@ def _interrupt_when(sandbox, proc: subprocess.Popen, target: int, sig: int) -> b
 
 def _crawl_with_interruptions(make_sandbox, tmp_path: Path, sig: int, times: int, seed: int):
     clean = make_sandbox(latency_ms=0)
-    baseline = run_crawl("videos", CONFIG, clean.url, tmp_path / "clean", settings=SETTINGS)
+    baseline = run_crawl_inprocess(
+        "videos", CONFIG, clean.url, tmp_path / "clean", settings=SETTINGS
+    )
     assert baseline.returncode == 0, baseline.log[-2000:]
     minimum = len(clean.requests())
 
@@ -159,7 +162,7 @@ def test_kill_9_five_times_then_resume(make_sandbox, tmp_path):
 
     # Once finished, the same command says so and sends nothing.
     before = len(sandbox.requests())
-    again = run_crawl(
+    again = run_crawl_inprocess(
         "videos", CONFIG, sandbox.url, work, settings={**SETTINGS, "JOBDIR": str(jobdir)}
     )
     assert again.returncode == 0
@@ -178,11 +181,13 @@ def test_ctrl_c_once_is_graceful_and_resumes(make_sandbox, tmp_path):
     assert pages and all(p["status"] == 200 for p in pages)
 
 
-def test_resume_with_another_config_is_refused(make_sandbox, tmp_path):
-    sandbox = make_sandbox()
+def test_resume_with_another_config_is_refused(make_sandbox_process, tmp_path):
+    sandbox = make_sandbox_process()
     jobdir = tmp_path / "job"
     small = {**CONFIG, "end_date": START.isoformat()}
-    first = run_crawl("videos", small, sandbox.url, tmp_path, settings={"JOBDIR": str(jobdir)})
+    first = run_crawl_inprocess(
+        "videos", small, sandbox.url, tmp_path, settings={"JOBDIR": str(jobdir)}
+    )
     assert first.stats["finish_reason"] == "finished"
     stored = json.loads(
         sqlite3.connect(jobdir / "tiktok_checkpoints.sqlite")
@@ -191,7 +196,9 @@ def test_resume_with_another_config_is_refused(make_sandbox, tmp_path):
     )
     assert stored["start_date"] == START.isoformat()
     other = {**small, "max_count": 5}
-    refused = run_crawl("videos", other, sandbox.url, tmp_path, settings={"JOBDIR": str(jobdir)})
+    refused = run_crawl_inprocess(
+        "videos", other, sandbox.url, tmp_path, settings={"JOBDIR": str(jobdir)}
+    )
     assert refused.stats["finish_reason"] == "config_mismatch"
     assert "different config" in refused.log and "force=true" in refused.log
     assert "Traceback" not in refused.log

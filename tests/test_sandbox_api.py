@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -663,11 +662,25 @@ def test_trailing_empty_pages_lose_nothing(make_sandbox: Any, trailing: int) -> 
     assert empty == trailing
 
 
-def test_latency(make_sandbox: Any) -> None:
+def test_latency(make_sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The answer waits latency_ms plus up to latency_jitter_ms: the sandbox's own sleep is
+    recorded (not timed), so a busy machine cannot fail it."""
+    from types import SimpleNamespace
+
+    from tiktok_scrapy.sandbox import faults
+
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr(faults, "asyncio", SimpleNamespace(sleep=sleep))
     api = Api(make_sandbox(latency_ms=80, latency_jitter_ms=20))
-    began = time.monotonic()
     api.call("users", {"username": "x"})
-    assert 0.08 <= time.monotonic() - began < 2
+    api.call("users", {"username": "y"})
+    # The token request, then each call, waits: 80 ms plus a jitter drawn per request.
+    assert len(slept) == 3 and all(0.08 <= s <= 0.1 for s in slept), slept
+    assert len(set(slept)) == 3
 
 
 def test_runtime_options_and_admin_views(make_sandbox: Any) -> None:

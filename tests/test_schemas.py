@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from crawling import SAMPLES
@@ -148,10 +147,8 @@ def test_normalise_ignores_out_of_range_create_time() -> None:
     assert "create_datetime" not in obj
 
 
-def test_validation_sustains_well_over_5000_videos_per_second(codebook: Codebook) -> None:
-    videos = sample("video_query_short_page.json")["videos"] * 400  # 10,800 videos
-    start = time.perf_counter()
-    for video in videos:
-        codebook.check("videos", video)
-    rate = len(videos) / (time.perf_counter() - start)
-    assert rate > 10_000, f"{rate:.0f} videos/s"
+def test_every_video_of_a_large_batch_passes_the_codebook(codebook: Codebook) -> None:
+    """The 10,800 videos the validation benchmark times (benchmarks/validation.py, ``make
+    bench``): here only that each passes; the rate is a benchmark's ratio, not a test."""
+    videos = sample("video_query_short_page.json")["videos"] * 400
+    assert all(codebook.check("videos", video).value is not None for video in videos)

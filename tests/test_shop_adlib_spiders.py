@@ -15,7 +15,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from crawling import SANDBOX_KEY, run_crawl
+from crawling import SANDBOX_KEY
+from inprocess import run_crawl_inprocess
 
 from tiktok_scrapy.api.endpoints import ENDPOINTS, Pagination
 from tiktok_scrapy.config import ConfigError, load_config
@@ -41,7 +42,7 @@ def test_shops_products_and_reviews_chain_through_outputs_to_the_truth(
 ) -> None:
     data = shop.of(sandbox.dataset)
     names = ["Free Soul", "casa verde", "No Such Shop", "Atelier Nord", "Free Soul"]
-    shops = run_crawl("shops", {"shop_names": names}, sandbox.url, tmp_path / "shops")
+    shops = run_crawl_inprocess("shops", {"shop_names": names}, sandbox.url, tmp_path / "shops")
     assert shops.returncode == 0, shops.log[-3000:]
     expected_shops = [s for n in dict.fromkeys(names) for s in data.by_name(n)]
     assert len(expected_shops) == 5  # two names find two shops each; one finds none
@@ -58,7 +59,7 @@ def test_shops_products_and_reviews_chain_through_outputs_to_the_truth(
     bodies = served(sandbox, "shops")
     assert all(b["limit"] == 10 and "fields" in b for b in bodies)
 
-    products = run_crawl(
+    products = run_crawl_inprocess(
         "products",
         {"from_output": str(shops.outdir), "max_count": 10},
         sandbox.url,
@@ -82,7 +83,7 @@ def test_shops_products_and_reviews_chain_through_outputs_to_the_truth(
     assert min(starts) == 1 and all(b["page_size"] == 10 for b in served(sandbox, "products"))
     assert products.stats["tiktok/quota/requests/main"] == len(served(sandbox, "products"))
 
-    reviews = run_crawl(
+    reviews = run_crawl_inprocess(
         "product_reviews",
         {"from_output": str(products.outdir), "max_count": 4},
         sandbox.url,
@@ -116,7 +117,7 @@ def test_ads_by_term_and_by_advertiser_then_their_details(
     in_france = library.query_ads(20230101, 20230630, "FR")
     owners = list(dict.fromkeys(a["advertiser"]["business_id"] for a in in_france))[:3]
     config = {**AD_RANGE, "max_count": 7, "country_code": "ALL", "search_terms": ["coffee"]}
-    by_term = run_crawl("ads", config, sandbox.url, tmp_path / "terms")
+    by_term = run_crawl_inprocess("ads", config, sandbox.url, tmp_path / "terms")
     assert by_term.returncode == 0, by_term.log[-3000:]
     truth = library.query_ads(20230101, 20230630, "ALL", "coffee")
     assert Counter(a["ad_id"] for a in by_term.of("ads")) == Counter(t["ad"]["id"] for t in truth)
@@ -133,13 +134,13 @@ def test_ads_by_term_and_by_advertiser_then_their_details(
     assert by_term.stats["tiktok/quota/requests/adlib"] == len(bodies)
 
     config = {**AD_RANGE, "country_code": "FR", "advertiser_business_ids": owners}
-    by_owner = run_crawl("ads", config, sandbox.url, tmp_path / "owners")
+    by_owner = run_crawl_inprocess("ads", config, sandbox.url, tmp_path / "owners")
     assert by_owner.returncode == 0, by_owner.log[-3000:]
     truth = library.query_ads(20230101, 20230630, "FR", None, business_ids=owners)
     assert {a["ad_id"] for a in by_owner.of("ads")} == {t["ad"]["id"] for t in truth}
     assert truth and all(a["business_id"] in owners for a in by_owner.of("ads"))
 
-    details = run_crawl(
+    details = run_crawl_inprocess(
         "ad_details",
         {"from_output": str(by_term.outdir), "ad_ids": [12345]},  # 12345: no such ad
         sandbox.url,
@@ -162,7 +163,9 @@ def test_ads_by_term_and_by_advertiser_then_their_details(
 def test_advertisers_and_commercial_content(sandbox: SandboxThread, tmp_path: Path) -> None:
     library = adlib.of(sandbox.dataset)
     terms = ["awesome", "Drinks", "zzz-nobody"]
-    found = run_crawl("advertisers", {"search_terms": terms, "max_count": 3}, sandbox.url, tmp_path)
+    found = run_crawl_inprocess(
+        "advertisers", {"search_terms": terms, "max_count": 3}, sandbox.url, tmp_path
+    )
     assert found.returncode == 0, found.log[-3000:]
     expected = Counter(
         (t, a["business_id"]) for t in terms for a in library.find_advertisers(t)[:3]
@@ -178,7 +181,7 @@ def test_advertisers_and_commercial_content(sandbox: SandboxThread, tmp_path: Pa
         "max_count": 50,
         "fields": ["id", "create_date", "creator"],
     }
-    contents = run_crawl("commercial_content", config, sandbox.url, tmp_path / "cc")
+    contents = run_crawl_inprocess("commercial_content", config, sandbox.url, tmp_path / "cc")
     assert contents.returncode == 0, contents.log[-3000:]
     truth = library.query_contents(20230101, 20230630)
     assert Counter(c["id"] for c in contents.of("commercial_content")) == Counter(
@@ -212,12 +215,18 @@ def test_advertisers_and_commercial_content(sandbox: SandboxThread, tmp_path: Pa
     ],
 )
 def test_a_client_without_the_approval_stops_with_one_line_naming_the_scope(
-    make_sandbox, tmp_path: Path, spider: str, config: dict, denied: str, status: int, named: str
+    make_sandbox_process,
+    tmp_path: Path,
+    spider: str,
+    config: dict,
+    denied: str,
+    status: int,
+    named: str,
 ) -> None:
-    sandbox = make_sandbox(
+    sandbox = make_sandbox_process(
         denied_access=f"{SANDBOX_KEY}:{denied},someone-else:research", scope_denied_status=status
     )
-    result = run_crawl(spider, config, sandbox.url, tmp_path)
+    result = run_crawl_inprocess(spider, config, sandbox.url, tmp_path)
     assert result.returncode == 5, result.log[-3000:]
     assert result.stats["finish_reason"] == "scope_not_authorized"
     lines = [line for line in result.log.splitlines() if "not authorised" in line]
@@ -228,10 +237,10 @@ def test_a_client_without_the_approval_stops_with_one_line_naming_the_scope(
 
 
 @pytest.mark.integration
-def test_the_approval_is_per_product(make_sandbox, tmp_path: Path) -> None:
+def test_the_approval_is_per_product(make_sandbox_process, tmp_path: Path) -> None:
     """A client without the ad library still crawls Shop data (and the Research API)."""
-    sandbox = make_sandbox(denied_access=f"{SANDBOX_KEY}:adlib")
-    result = run_crawl("shops", {"shop_names": ["Free Soul"]}, sandbox.url, tmp_path)
+    sandbox = make_sandbox_process(denied_access=f"{SANDBOX_KEY}:adlib")
+    result = run_crawl_inprocess("shops", {"shop_names": ["Free Soul"]}, sandbox.url, tmp_path)
     assert result.returncode == 0 and result.stats["finish_reason"] == "finished"
     assert len(result.of("shops")) == 2
 
@@ -317,8 +326,10 @@ def test_natural_keys_are_always_requested() -> None:
 # --- faults ------------------------------------------------------------------------------------
 @pytest.mark.integration
 @pytest.mark.parametrize("spider", ["products", "ads"])
-def test_faults_are_retried_and_nothing_is_lost(make_sandbox, tmp_path: Path, spider: str) -> None:
-    sandbox = make_sandbox(
+def test_faults_are_retried_and_nothing_is_lost(
+    make_sandbox_process, tmp_path: Path, spider: str
+) -> None:
+    sandbox = make_sandbox_process(
         error_rate=0.15, transient_400_rate=0.1, non_json_rate=0.05, html_504_rate=0.05
     )
     if spider == "products":
@@ -332,7 +343,7 @@ def test_faults_are_retried_and_nothing_is_lost(make_sandbox, tmp_path: Path, sp
         ads = [library.query_ads(20230101, 20230630, "ALL", t) for t in ("sale", "coffee")]
         truth = Counter(a["ad"]["id"] for found in ads for a in found)
         key = "ad_id"
-    result = run_crawl(spider, config, sandbox.url, tmp_path)
+    result = run_crawl_inprocess(spider, config, sandbox.url, tmp_path)
     assert result.returncode == 0 and result.stats["finish_reason"] == "finished", result.log[
         -3000:
     ]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from crawling import ALL_VIDEOS, crawl_command, env_for_subprocess, run_crawl
+from inprocess import run_crawl_inprocess
 
 from tiktok_scrapy.chains.lock import JobdirLock
 from tiktok_scrapy.chains.store import CheckpointStore
@@ -78,17 +79,19 @@ def test_exit_status_table_covers_every_documented_reason():
         assert f"`{reason}`" in docs, f"docs/resume.md does not document {reason}"
 
 
-def test_resume_goes_to_this_runs_api_after_its_address_changed(make_sandbox, tmp_path):
-    first = make_sandbox(clock=SANDBOX_NOW)
+def test_resume_goes_to_this_runs_api_after_its_address_changed(make_sandbox_process, tmp_path):
+    first = make_sandbox_process(clock=SANDBOX_NOW)
     jobdir = {"JOBDIR": str(tmp_path / "job")}
-    stopped = run_crawl("videos", {**CONFIG, "max_requests": 8}, first.url, tmp_path, jobdir)
+    stopped = run_crawl_inprocess(
+        "videos", {**CONFIG, "max_requests": 8}, first.url, tmp_path, jobdir
+    )
     assert stopped.returncode == EXIT_INCOMPLETE, stopped.log[-3000:]
     assert stopped.stats["finish_reason"] == "max_requests"
     assert stopped.stats["tiktok/verdict"] == "incomplete"
     first.stop()  # the old address is gone; the new sandbox listens elsewhere
-    second = make_sandbox(clock=SANDBOX_NOW)
+    second = make_sandbox_process(clock=SANDBOX_NOW)
     assert second.url != first.url
-    resumed = run_crawl("videos", CONFIG, second.url, tmp_path, jobdir)
+    resumed = run_crawl_inprocess("videos", CONFIG, second.url, tmp_path, jobdir)
     assert resumed.returncode == 0, resumed.log[-3000:]
     # A search_id of the old server is refused once per chain, not retried.
     refused = Counter(
@@ -100,8 +103,8 @@ def test_resume_goes_to_this_runs_api_after_its_address_changed(make_sandbox, tm
     assert "Connection refused" not in resumed.log
     assert ids(resumed) == truth(second)
     assert resumed.stats["tiktok/verdict"] == "complete"
-    assert len(resumed.stats["runs"]) == 2
-    assert resumed.stats["item_scraped_count"] == sum(truth(second).values())
+    assert len(resumed.stats_file["runs"]) == 2  # stats.json covers both runs
+    assert resumed.stats_file["item_scraped_count"] == sum(truth(second).values())
 
 
 def test_a_second_crawl_on_a_jobdir_in_use_gets_one_line(make_sandbox, tmp_path):
@@ -173,7 +176,9 @@ def test_a_search_id_that_expires_fast_costs_bounded_requests_and_loses_nothing(
 
     state.record = advance
     config = {**CONFIG, "end_date": "2024-01-03", "window_days": 3}  # one chain, ~12 pages
-    result = run_crawl("videos", config, sandbox.url, tmp_path, {"JOBDIR": str(tmp_path / "j")})
+    result = run_crawl_inprocess(
+        "videos", config, sandbox.url, tmp_path, {"JOBDIR": str(tmp_path / "j")}
+    )
     expected = truth(sandbox, START, date(2024, 1, 3))
     pages = -(-sum(expected.values()) // 10)
     sent = len(sandbox.requests())
@@ -184,17 +189,19 @@ def test_a_search_id_that_expires_fast_costs_bounded_requests_and_loses_nothing(
         assert result.returncode == EXIT_INCOMPLETE
         state.record = record
         state.set_options(search_id_ttl=0)
-        again = run_crawl("videos", config, sandbox.url, tmp_path, {"JOBDIR": str(tmp_path / "j")})
+        again = run_crawl_inprocess(
+            "videos", config, sandbox.url, tmp_path, {"JOBDIR": str(tmp_path / "j")}
+        )
         assert again.returncode == 0, again.log[-3000:]
         result = again
     assert ids(result) == expected
-    assert result.stats.get("tiktok/chains/restarted", 0) > 0
+    assert result.stats_file.get("tiktok/chains/restarted", 0) > 0  # over both runs
 
 
 def test_an_outage_of_one_day_is_incomplete_bounded_and_exact_after_it(make_sandbox, tmp_path):
     sandbox = make_sandbox(clock=SANDBOX_NOW, outage_day="2024-01-03")
     jobdir = {"JOBDIR": str(tmp_path / "job"), "TIKTOK_RETRY_TIMES": 2}
-    result = run_crawl("videos", CONFIG, sandbox.url, tmp_path, jobdir)
+    result = run_crawl_inprocess("videos", CONFIG, sandbox.url, tmp_path, jobdir)
     assert result.returncode == EXIT_INCOMPLETE, result.log[-3000:]
     assert result.stats["finish_reason"] == "incomplete_chains"
     assert result.stats["finish_reason"] != "finished"
@@ -203,16 +210,16 @@ def test_an_outage_of_one_day_is_incomplete_bounded_and_exact_after_it(make_sand
     assert len(failed) <= 5 * 3, len(failed)
     assert "Retry what is missing with: scrapy crawl videos" in result.log
     sandbox.state.set_options(outage_day=None)
-    again = run_crawl("videos", CONFIG, sandbox.url, tmp_path, jobdir)
+    again = run_crawl_inprocess("videos", CONFIG, sandbox.url, tmp_path, jobdir)
     assert again.returncode == 0, again.log[-3000:]
     assert ids(again) == truth(sandbox)
     stats = json.loads((again.outdir / "stats.json").read_text())
     assert stats["tiktok/verdict"] == "complete" and len(stats["runs"]) == 2
 
 
-def test_quota_and_credentials_end_with_their_own_exit_status(make_sandbox, tmp_path):
-    sandbox = make_sandbox(clock=SANDBOX_NOW)
-    spent = run_crawl(
+def test_quota_and_credentials_end_with_their_own_exit_status(make_sandbox_process, tmp_path):
+    sandbox = make_sandbox_process(clock=SANDBOX_NOW)
+    spent = run_crawl_inprocess(
         "videos",
         CONFIG,
         sandbox.url,
@@ -221,23 +228,23 @@ def test_quota_and_credentials_end_with_their_own_exit_status(make_sandbox, tmp_
     )
     assert spent.returncode == EXIT_QUOTA, spent.log[-3000:]
     assert spent.stats["tiktok/verdict"] == "incomplete"
-    wrong = run_crawl(
+    wrong = run_crawl_inprocess(
         "videos", CONFIG, sandbox.url, tmp_path / "auth", {"TIKTOK_CLIENT_SECRET": "wrong"}
     )
     assert wrong.returncode == EXIT_AUTH, wrong.log[-3000:]
     assert "wrong" not in wrong.log
 
 
-def test_nothing_to_do_is_complete_and_keeps_the_totals(make_sandbox, tmp_path):
-    sandbox = make_sandbox(clock=SANDBOX_NOW)
+def test_nothing_to_do_is_complete_and_keeps_the_totals(make_sandbox_process, tmp_path):
+    sandbox = make_sandbox_process(clock=SANDBOX_NOW)
     jobdir = {"JOBDIR": str(tmp_path / "job")}
-    first = run_crawl("videos", CONFIG, sandbox.url, tmp_path, jobdir)
+    first = run_crawl_inprocess("videos", CONFIG, sandbox.url, tmp_path, jobdir)
     assert first.returncode == 0, first.log[-3000:]
-    again = run_crawl("videos", CONFIG, sandbox.url, tmp_path, jobdir)
+    again = run_crawl_inprocess("videos", CONFIG, sandbox.url, tmp_path, jobdir)
     assert again.returncode == 0, again.log[-3000:]
     assert again.stats["finish_reason"] == "already_finished"
     assert again.stats["tiktok/verdict"] == "complete"
-    assert again.stats["item_scraped_count"] == sum(truth(sandbox).values())
+    assert again.stats_file["item_scraped_count"] == sum(truth(sandbox).values())  # both runs
     assert "Resume with" not in again.log and "Retry what is missing" not in again.log
     # The report too covers every run: the second run found nothing, it shows the first's.
     carried = json.loads((again.outdir / "report_data.json").read_text())

@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 from crawling import SANDBOX_KEY, run_crawl
+from inprocess import run_crawl_inprocess
 
 pytestmark = pytest.mark.integration
 
@@ -32,8 +33,8 @@ def _page_keys(requests: list[dict]) -> Counter:
     return keys
 
 
-def test_45_day_crawl_returns_exactly_the_sandbox_truth(make_sandbox, tmp_path):
-    sandbox = make_sandbox()
+def test_45_day_crawl_returns_exactly_the_sandbox_truth(make_sandbox_process, tmp_path):
+    sandbox = make_sandbox_process()
     config = {
         "query": QUERY,
         "start_date": "2024-01-10",
@@ -41,7 +42,7 @@ def test_45_day_crawl_returns_exactly_the_sandbox_truth(make_sandbox, tmp_path):
         "max_count": 20,
         "window_days": 1,
     }
-    result = run_crawl("videos", config, sandbox.url, tmp_path)
+    result = run_crawl_inprocess("videos", config, sandbox.url, tmp_path)
     assert result.returncode == 0, result.log[-3000:]
 
     truth = sandbox.dataset.truth_videos(QUERY, date(2024, 1, 10), date(2024, 2, 23))
@@ -65,8 +66,10 @@ def test_45_day_crawl_returns_exactly_the_sandbox_truth(make_sandbox, tmp_path):
     assert result.stats["finish_reason"] == "finished"
 
 
-def test_items_carry_every_field_and_provenance_and_pages_are_recorded(make_sandbox, tmp_path):
-    sandbox = make_sandbox()
+def test_items_carry_every_field_and_provenance_and_pages_are_recorded(
+    make_sandbox_process, tmp_path
+):
+    sandbox = make_sandbox_process()
     config = {
         "hashtags": ["flood"],
         "start_date": "20240105",
@@ -74,7 +77,7 @@ def test_items_carry_every_field_and_provenance_and_pages_are_recorded(make_sand
         "max_count": 5,
         "window_days": 1,
     }
-    result = run_crawl("videos", config, sandbox.url, tmp_path)
+    result = run_crawl_inprocess("videos", config, sandbox.url, tmp_path)
     assert result.returncode == 0, result.log[-3000:]
     videos = result.of("videos")
     assert videos
@@ -107,10 +110,10 @@ def test_items_carry_every_field_and_provenance_and_pages_are_recorded(make_sand
     assert len(last) == 2  # each window ends once
 
 
-def test_output_flag_yields_videos_only(make_sandbox, tmp_path):
-    sandbox = make_sandbox()
+def test_output_flag_yields_videos_only(make_sandbox_process, tmp_path):
+    sandbox = make_sandbox_process()
     config = {"hashtags": ["storm"], "start_date": "2024-01-05", "end_date": "2024-01-05"}
-    result = run_crawl(
+    result = run_crawl_inprocess(
         "videos",
         config,
         sandbox.url,
@@ -134,10 +137,10 @@ def test_bad_config_is_one_line_without_traceback(tmp_path):
     assert "end_date" in result.log
 
 
-def test_missing_credentials_stop_before_sending(make_sandbox, tmp_path):
-    sandbox = make_sandbox()
+def test_missing_credentials_stop_before_sending(make_sandbox_process, tmp_path):
+    sandbox = make_sandbox_process()
     config = {"hashtags": ["flood"], "start_date": "2024-01-05", "end_date": "2024-01-05"}
-    result = run_crawl(
+    result = run_crawl_inprocess(
         "videos",
         config,
         sandbox.url,

@@ -52,6 +52,8 @@ async def main(url: str, workdir: Path, database: str) -> dict:
             "MONGODB_DATABASE": database,
             "MONGODB_SNAPSHOTS": True,
             "TIKTOK_MAX_REQUESTS_PER_SECOND": 0,
+            # The last batch waits this long for company before it is written (2 s).
+            "MONGODB_FLUSH_SECONDS": 0.05,
             "LOG_LEVEL": "WARNING",
         },
         priority="cmdline",

@@ -175,6 +175,7 @@ def crawl_inprocess(
     """``scrapy crawl SPIDER -a K=V... -s K=V...`` (``spargs``, ``values``) run from ``cwd``,
     in this process; the result is read from ``outdir`` and the crawler's stats."""
     from tiktok_scrapy.commands.crawl import check_jobdir, crawl_exit_status
+    from tiktok_scrapy.default_settings import apply_defaults
     from tiktok_scrapy.preflight import BAD_INPUT, one_line, preflight
     from tiktok_scrapy.verdict import EXIT_ERROR, EXIT_USAGE
 
@@ -184,6 +185,7 @@ def crawl_inprocess(
     out, err = io.StringIO(), io.StringIO()
     with _as_a_subprocess_would(cwd):
         try:  # what `scrapy crawl` checks before it starts (see tiktok_scrapy/commands/crawl.py)
+            apply_defaults(crawl_settings_)  # as the command does; the add-on applies them too
             preflight(spider, spargs, crawl_settings_)
             check_jobdir(crawl_settings_, overwrite=False)
         except BAD_INPUT as error:

@@ -4,7 +4,7 @@
 On when the storage backend is MongoDB (``tiktok_scrapy.storage.backend``: by default,
 when MONGODB_URI is set as a setting or environment variable). Writes are batched and run in
 a worker thread (``tiktok_scrapy.storage.mongo.MongoStore``); ``process_item`` returns only
-once its item is written, because the spider advances its resume checkpoint on
+once its item is written, because the chain core advances its resume checkpoint on
 ``item_scraped``. If MongoDB is unreachable at start the spider closes with reason
 ``mongodb_unavailable`` after one error line; if it goes away during the crawl, writes are
 retried with backoff, then the crawl stops with that reason and the unwritten items error

@@ -167,43 +167,47 @@ async def test_ledger_shared_with_an_earlier_run(tmp_path):
     assert isinstance(QuotaExhausted(), IgnoreRequest)
 
 
-async def test_wait_mode_sleeps_until_next_api_midnight(tmp_path, caplog):
+async def test_wait_mode_holds_the_request_in_the_scheduler_until_the_apis_midnight(
+    tmp_path, caplog
+):
     mw, engine, clock = make(
         tmp_path,
         TIKTOK_QUOTA_ON_EXHAUSTED="wait",
         TIKTOK_QUOTA_DAILY_REQUESTS={"main": 1},
         TIKTOK_QUOTA_WAIT_MARGIN=60,
     )
-    await mw.process_request(request())
-    req = request()
+    mw.clock = clock
+    assert await mw.process_request(request()) is None  # booked, sent
+    req = request(**{meta.COUNTED: True})
     with caplog.at_level(logging.WARNING):
-        await mw.process_request(req)
-    assert sum(clock.slept) == 2 * 3600 + 60 and max(clock.slept) <= 1  # in short steps
-    assert req.meta[meta.QUOTA_RESERVED] == "main" and engine.closed == []
-    assert mw.ledger.spent(CLIENT, "2024-05-02")["main"].requests == 1
+        held = await mw.process_request(req)
+    # No sleeping in the download slot: a copy for the scheduler to hold until 00:00 + 60 s.
+    assert clock.slept == [] and isinstance(held, Request) and held is not req
+    assert held.meta[meta.NOT_BEFORE] == clock.now + 2 * 3600 + 60
+    assert meta.QUOTA_RESERVED not in held.meta and meta.COUNTED not in held.meta
     assert mw.stats.get_value("tiktok/quota/waited_seconds") == 7260
+    assert mw.stats.get_value("tiktok/quota/held") == 1 and engine.closed == []
     assert "waiting 2 h 1 min" in caplog.text
+    # After the API's midnight the held request books on the new day and goes.
+    clock.now += 2 * 3600 + 60
+    assert await mw.process_request(held) is None
+    assert held.meta[meta.QUOTA_RESERVED] == "main"
+    assert mw.ledger.spent(CLIENT, "2024-05-02")["main"].requests == 1
+    mw.spider_closed()
+    assert mw.stats.get_value("tiktok/quota/wait_cancelled") is None
 
 
-async def test_closing_the_crawl_ends_a_quota_wait(tmp_path):
-    mw, engine, clock = make(
+async def test_closing_the_crawl_during_a_quota_wait_is_counted(tmp_path):
+    mw, _, clock = make(
         tmp_path, TIKTOK_QUOTA_ON_EXHAUSTED="wait", TIKTOK_QUOTA_DAILY_REQUESTS={"main": 1}
     )
-    engine.running = True
+    mw.clock = clock
     await mw.process_request(request())
-    advance = clock.sleep
-
-    async def sleep_then_ctrl_c(seconds: float) -> None:
-        await advance(seconds)
-        if len(clock.slept) == 3:
-            engine.running = False  # what Scrapy's first Ctrl-C does (engine.stop_async)
-
-    mw.sleep = sleep_then_ctrl_c
-    req = request()
-    with pytest.raises(QuotaExhausted):
-        await mw.process_request(req)
-    assert len(clock.slept) == 3 and meta.QUOTA_RESERVED not in req.meta
+    held = await mw.process_request(request())
+    assert isinstance(held, Request)
     assert mw.ledger.spent(CLIENT, "2024-05-01")["main"].requests == 1
+    clock.now += 60  # Ctrl-C a minute later: the scheduler drops what it holds
+    mw.spider_closed()
     assert mw.stats.get_value("tiktok/quota/wait_cancelled") == 1
 
 
@@ -359,9 +363,20 @@ class QuotaProbe(scrapy.Spider):
     def failed(self, failure):
         self.crawler.stats.inc_value("probe/errback/" + failure.type.__name__)
 
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        # Again once every component has written its last stats (as stats.json is).
+        crawler.signals.connect(spider.dump, signal=scrapy.signals.engine_stopped)
+        return spider
+
     def closed(self, reason):
+        self.reason = reason
+        self.dump()  # engine_stopped does not come when the spider closes as it opens
+
+    def dump(self):
         with open({out!r}, "w") as f:
-            json.dump({{"reason": reason, **self.crawler.stats.get_stats()}}, f, default=str)
+            json.dump({{"reason": self.reason, **self.crawler.stats.get_stats()}}, f, default=str)
 """
 
 

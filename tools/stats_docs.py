@@ -80,6 +80,8 @@ STATS: dict[str, str] = {
     "tiktok/quota/waited_seconds": "Seconds waited for the daily reset "
     "(TIKTOK_QUOTA_ON_EXHAUSTED=wait).",
     "tiktok/quota/wait_cancelled": "Quota waits ended by the crawl closing.",
+    "tiktok/quota/held": "Requests put back in the scheduler until the quota resets "
+    "(TIKTOK_QUOTA_ON_EXHAUSTED=wait).",
     "tiktok/retry/count": "Retries of data requests.",
     "tiktok/retry/reason_count/{reason}": "Retries, by reason.",
     "tiktok/retry/max_reached": "Requests that ran out of retries.",

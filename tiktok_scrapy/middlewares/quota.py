@@ -6,20 +6,19 @@ the API's UTC day, learnt from responses' ``Date`` headers: nothing is booked be
 day is known (the first request waits for the access token, whose response carries one), so
 two crawls sharing a ledger never book on different days. When a family is spent (by the
 ledger's count or by the API's 429) the crawl either stops (``quota_exhausted``; resuming
-with the same JOBDIR continues) or waits until the API's next 00:00 UTC; the crawl closing
-(a first Ctrl-C, a limit) ends the wait and drops the request for the next run. A 429 marks the
-family exhausted and requeues its request, so nothing is sent after a family's first 429
+with the same JOBDIR continues) or waits until the API's next 00:00 UTC: the request goes
+back to the scheduler, held until then (``resend`` with a delay), so its download slot
+serves other quota families meanwhile; the crawl closing (a first Ctrl-C, a limit) drops
+what is held, and the chains resume from their checkpoints next run. A 429 marks the family
+exhausted and requeues its request, so nothing is sent after a family's first 429
 (requests already in flight may meet one too).
 Records returned are counted too. A requests-per-second cap applies in any case.
 
-Two waits happen in ``process_request``, in the download slot, on purpose; neither is a retry
-backoff (those are held by the scheduler: ``middlewares.resend``). The rate cap spaces
-requests ``1/TIKTOK_MAX_REQUESTS_PER_SECOND`` apart, first come first served: a slot held
-while waiting is the throttle itself, like Scrapy's ``DOWNLOAD_DELAY``, and a request put
-back in the scheduler would lose its turn. The quota wait (``wait`` mode) pauses the
-family until the API's next day in one-second steps, so that closing the crawl ends it (the
-request is dropped, its chain resumes from the checkpoint next run). The 429 resend
-(``resend``, no delay) then meets the exhausted family here.
+One wait happens in ``process_request``, in the download slot, on purpose: the rate cap
+spaces requests ``1/TIKTOK_MAX_REQUESTS_PER_SECOND`` apart, first come first served; a slot
+held while waiting is the throttle itself, like Scrapy's ``DOWNLOAD_DELAY``, and a request
+put back in the scheduler would lose its turn. The quota wait is no such throttle: it can
+last hours, so it is a hold in the scheduler, as retry backoffs are.
 
 Settings: TIKTOK_QUOTA_ENABLED, TIKTOK_QUOTA_LEDGER, TIKTOK_QUOTA_DAILY_REQUESTS,
 TIKTOK_QUOTA_ON_EXHAUSTED, TIKTOK_QUOTA_WAIT_MARGIN, TIKTOK_MAX_REQUESTS_PER_SECOND,
@@ -44,7 +43,7 @@ from scrapy.utils.misc import load_object
 
 from tiktok_scrapy.api.endpoints import ENDPOINTS, Endpoint, QuotaFamily, endpoint_for_url
 from tiktok_scrapy.api.errors import Outcome, classification
-from tiktok_scrapy.chains import meta
+from tiktok_scrapy.chains import core_of, meta
 from tiktok_scrapy.closing import close_spider_soon
 from tiktok_scrapy.middlewares.resend import resend
 from tiktok_scrapy.middlewares.retry import Sleep
@@ -76,7 +75,6 @@ DOCUMENTED_LIMITS = {
     QuotaFamily.ADLIB.value: 1000,
 }
 ON_EXHAUSTED = ("stop", "wait")
-WAIT_STEP = 1.0  # seconds: a quota wait checks this often whether the crawl is closing
 
 
 class QuotaExhausted(IgnoreRequest):
@@ -137,15 +135,6 @@ def find_quota_middleware(crawler: Crawler) -> QuotaMiddleware | None:
     return _find_middleware(crawler, QuotaMiddleware)
 
 
-def crawl_closing(crawler: Crawler) -> bool:
-    """True once the engine is stopping (Ctrl-C) or closing the spider (any close reason)."""
-    engine = getattr(crawler, "engine", None)
-    if engine is None:
-        return False
-    slot = getattr(engine, "_slot", None)
-    return getattr(engine, "running", True) is False or getattr(slot, "closing", None) is not None
-
-
 class RateLimiter:
     """At most ``rate`` requests a second, evenly spaced; waiters go first come, first served."""
 
@@ -195,7 +184,8 @@ class QuotaMiddleware:
         self._stopping = False
         self._day_lock = asyncio.Lock()
         self._day_asked = False
-        self.sleep: Sleep = asyncio.sleep  # injection point for tests
+        self.clock: Callable[[], float] = time.time  # when a held request goes again (tests)
+        self._held_until: float | None = None  # the latest quota hold's end
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     @classmethod
@@ -203,6 +193,8 @@ class QuotaMiddleware:
         return cls(crawler)
 
     def spider_closed(self) -> None:
+        if self._held_until is not None and self.clock() < self._held_until:
+            self.stats.inc_value("tiktok/quota/wait_cancelled")  # closed while waiting
         if self.ledger is not None:
             self.ledger.close()
 
@@ -211,18 +203,20 @@ class QuotaMiddleware:
         return (endpoint.family if endpoint else QuotaFamily.MAIN).value
 
     # --- requests ---------------------------------------------------------------------
-    async def process_request(self, request: Request) -> None:
+    async def process_request(self, request: Request) -> Request | None:
         if request.meta.get(meta.TOKEN_REQUEST):
-            return
+            return None
         request.meta.pop(meta.QUOTA_RESERVED, None)  # a resent request pays again
         family = self.family_of(request)
         await self._learn_api_day()
-        await self._reserve(family)
+        if not await self._reserve(family):
+            return await self._hold_until_reset(request, family)
         request.meta[meta.QUOTA_RESERVED] = family
         self.spent_this_crawl[family] += 1
         self.stats.inc_value(f"tiktok/quota/requests/{family}")
         if self.limiter is not None:
             await self.limiter.wait()
+        return None
 
     async def _learn_api_day(self) -> None:
         """Know the API's day before booking on it: the token response's ``Date`` says it.
@@ -245,16 +239,18 @@ class QuotaMiddleware:
             if not self.api_clock.known:
                 logger.debug("No Date header from the API yet: booking on the local UTC day.")
 
-    async def _reserve(self, family: str) -> None:
-        limit = self.limits.get(family, DOCUMENTED_LIMITS[QuotaFamily.MAIN.value])
-        while True:
-            day = self.api_clock.day()
-            if await self._try_reserve(family, day, limit):
-                return
-            if self.on_exhausted == "stop":
-                await self._stop(family, day, limit)  # raises QuotaExhausted
-            else:
-                await self._wait(family, day, limit)
+    def _limit(self, family: str) -> int:
+        return self.limits.get(family, DOCUMENTED_LIMITS[QuotaFamily.MAIN.value])
+
+    async def _reserve(self, family: str) -> bool:
+        """Book one request of ``family`` on the API's day: True, or False in ``wait`` mode
+        when the family is spent (``stop`` mode raises QuotaExhausted)."""
+        day, limit = self.api_clock.day(), self._limit(family)
+        if await self._try_reserve(family, day, limit):
+            return True
+        if self.on_exhausted == "stop":
+            await self._stop(family, day, limit)  # raises QuotaExhausted
+        return False
 
     async def _try_reserve(self, family: str, day: str, limit: int) -> bool:
         if self.ledger is None or self.client is None:
@@ -289,7 +285,10 @@ class QuotaMiddleware:
             close_spider_soon(self.crawler, "quota_exhausted")
         raise QuotaExhausted(f"daily {family!r} quota exhausted on {day}")
 
-    async def _wait(self, family: str, day: str, limit: int) -> None:
+    async def _hold_until_reset(self, request: Request, family: str) -> Request:
+        """``wait`` mode, family spent: the request goes back to the scheduler, held until
+        the API's next day (+ ``TIKTOK_QUOTA_WAIT_MARGIN``); its slot serves others."""
+        day, limit = self.api_clock.day(), self._limit(family)
         seconds = self.api_clock.seconds_to_reset() + self.wait_margin
         if (family, day) not in self._announced:
             self._announced.add((family, day))
@@ -304,13 +303,13 @@ class QuotaMiddleware:
                 format_duration(seconds),
                 self.wait_margin,
             )
-        while seconds > 0:  # in steps, so that closing the crawl (Ctrl-C) ends the wait
-            if crawl_closing(self.crawler):
-                self.stats.inc_value("tiktok/quota/wait_cancelled")
-                raise QuotaExhausted(f"daily {family!r} quota wait ended: the crawl is closing")
-            step = min(seconds, WAIT_STEP)
-            await self.sleep(step)
-            seconds -= step
+        self.stats.inc_value("tiktok/quota/held")
+        until = self.clock() + seconds
+        self._held_until = max(self._held_until or until, until)
+        core = core_of(self.crawler)
+        if core is not None:
+            core.uncount(request)  # not sent: the gate counts it when it goes again
+        return resend(request, reason=f"{family} quota spent", delay=seconds, clock=self.clock)
 
     # --- responses --------------------------------------------------------------------
     async def process_response(self, request: Request, response: Response) -> Request | Response:

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
-from scrapy.exceptions import CloseSpider, IgnoreRequest
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import FormRequest, Request, Response
 
 from tiktok_scrapy.api.endpoints import TOKEN_PATH
@@ -103,11 +103,7 @@ class TokenMiddleware:
             "TIKTOK_CLIENT_SECRET environment variables (or settings), or crawl the local "
             "sandbox without credentials with -s TIKTOK_SANDBOX=true."
         )
-        # Raised, not scheduled: the engine closes a spider whose spider_opened receiver
-        # raises CloseSpider once it is open (a close scheduled while it is still opening
-        # left its heartbeat running).
-        self._failed = "missing_credentials"
-        raise CloseSpider("missing_credentials")
+        self._fail("missing_credentials")
 
     # --- requests ---------------------------------------------------------------------
     async def process_request(self, request: Request) -> None:

@@ -243,20 +243,20 @@ async def test_token_endpoint_down_is_bounded_then_closes(caplog):
     assert "after 3 attempts" in caplog.text
 
 
-async def test_missing_credentials_close_at_open_and_send_nothing(caplog, monkeypatch):
+async def test_missing_credentials_close_the_crawl_and_send_nothing(caplog, monkeypatch):
     monkeypatch.delenv("TIKTOK_CLIENT_KEY", raising=False)
     monkeypatch.delenv("TIKTOK_CLIENT_SECRET", raising=False)
     mw, engine, _ = make([token_ok("x")], TIKTOK_CLIENT_KEY=None, TIKTOK_CLIENT_SECRET=None)
     with caplog.at_level(logging.ERROR):
-        mw.spider_opened()
+        for _ in range(3):  # the start requests: each refused, one line in all
+            with pytest.raises(IgnoreRequest):
+                await mw.process_request(data_request())
     await settle()
     assert engine.closed == ["missing_credentials"]
     assert len(caplog.records) == 1
     assert "TIKTOK_SANDBOX=true" in caplog.text and "TIKTOK_CLIENT_KEY" in caplog.text
     assert caplog.records[0].exc_info is None
-    with pytest.raises(IgnoreRequest):
-        await mw.process_request(data_request())
-    assert engine.sent == []
+    assert engine.sent == []  # not even a token request
 
 
 def test_credentials_fall_back_to_environment(monkeypatch):

@@ -12,6 +12,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from generated_page import write_or_check
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -28,12 +30,9 @@ def rendered(text: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    text = PAGE.read_text(encoding="utf-8")
-    new = rendered(text)
-    if "--check" in argv:
-        return 0 if new == text else 1
-    PAGE.write_text(new, encoding="utf-8")
-    return 0
+    return write_or_check(
+        PAGE, rendered(PAGE.read_text(encoding="utf-8")), argv, "endpoint_docs.py"
+    )
 
 
 if __name__ == "__main__":

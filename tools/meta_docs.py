@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+from generated_page import write_or_check
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -73,10 +75,7 @@ def markdown(module: ModuleType = META_MODULE) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if "--check" in argv:
-        return 0 if PAGE.read_text(encoding="utf-8") == markdown() else 1
-    PAGE.write_text(markdown(), encoding="utf-8")
-    return 0
+    return write_or_check(PAGE, markdown(), argv, "meta_docs.py")
 
 
 if __name__ == "__main__":

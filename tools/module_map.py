@@ -14,6 +14,8 @@ import ast
 import sys
 from pathlib import Path
 
+from generated_page import write_or_check
+
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "tiktok_scrapy"
 PAGE = REPO / "docs" / "architecture.md"
@@ -87,14 +89,7 @@ def main(argv: list[str]) -> int:
     page = PAGE.read_text(encoding="utf-8")
     if BEGIN not in page:
         page = page.rstrip("\n") + f"\n\n## Every module, and whom it calls\n\n{BEGIN}\n{END}\n"
-    new = render(page)
-    if "--check" in argv:
-        if new != PAGE.read_text(encoding="utf-8"):
-            print("docs/architecture.md's module map is out of date: run tools/module_map.py")
-            return 1
-        return 0
-    PAGE.write_text(new, encoding="utf-8")
-    return 0
+    return write_or_check(PAGE, render(page), argv, "module_map.py")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ import re
 import sys
 from pathlib import Path
 
+from generated_page import write_or_check
+
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "tiktok_scrapy"
 PAGE = REPO / "docs" / "stats.md"
@@ -165,10 +167,7 @@ def markdown() -> str:
 
 
 def main(argv: list[str]) -> int:
-    if "--check" in argv:
-        return 0 if PAGE.read_text(encoding="utf-8") == markdown() else 1
-    PAGE.write_text(markdown(), encoding="utf-8")
-    return 0
+    return write_or_check(PAGE, markdown(), argv, "stats_docs.py")
 
 
 if __name__ == "__main__":

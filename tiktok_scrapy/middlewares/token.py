@@ -32,7 +32,6 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import FormRequest, Request, Response
 
@@ -89,14 +88,18 @@ class TokenMiddleware:
         self.clock: Callable[[], float] = time.monotonic
         self.sleep: Sleep = asyncio.sleep
         self.jitter: Callable[[float, float], float] = random.uniform
-        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler)
 
-    def spider_opened(self) -> None:
-        if self.client_key and self._secret:
+    def _refuse_without_credentials(self) -> None:
+        """No key or secret: one line saying how to give them, and the crawl closes.
+
+        Checked when the first data request asks for a token (nothing is ever sent), not
+        when the spider opens: a close asked for while the engine is still opening finishes
+        before the engine starts, and leaves its heartbeat running."""
+        if self._failed:
             return
         logger.error(
             "No TikTok Research API credentials: set the TIKTOK_CLIENT_KEY and "
@@ -161,6 +164,8 @@ class TokenMiddleware:
 
     async def token(self) -> str:
         """A valid token; concurrent callers share one fetch. IgnoreRequest if none can be had."""
+        if not (self.client_key and self._secret):
+            self._refuse_without_credentials()
         if not self._valid():
             async with self._lock:
                 if not self._valid() and not self._failed:

@@ -108,3 +108,10 @@ def test_a_query_that_matches_nothing_says_so(sandbox, tmp_path):
     result = run_crawl_inprocess("videos", config, sandbox.url, tmp_path)
     assert result.returncode == 0, result.log[-3000:]
     assert "The crawl finished without a single record" in result.log
+
+
+def test_a_quota_wait_replaces_the_eta():
+    """Requests held for the daily reset: the line says how long, not an ETA of seconds."""
+    line = snapshot(quota_wait=3 * 3600 + 60).line()
+    assert f"waiting {hms(3 * 3600 + 60)} for the daily quota to reset" in line
+    assert "ETA" not in line

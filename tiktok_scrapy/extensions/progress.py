@@ -51,6 +51,7 @@ class Snapshot:
     requests: int
     elapsed: float
     quota_left: dict[str, tuple[int, int]]  # family -> (left, limit)
+    quota_wait: float | None = None  # seconds until held requests go again (quota reset)
 
     @property
     def fraction(self) -> float | None:
@@ -77,7 +78,9 @@ class Snapshot:
     def line(self) -> str:
         percent = f" ({100 * self.fraction:.0f}%)" if self.fraction is not None else ""
         eta = self.eta
-        if self.chains and self.done >= self.chains:
+        if self.quota_wait is not None:
+            eta_text = f"waiting {hms(self.quota_wait)} for the daily quota to reset"
+        elif self.chains and self.done >= self.chains:
             eta_text = "all chains done"
         elif eta is None:
             eta_text = "ETA unknown until a chain finishes"
@@ -131,7 +134,11 @@ def bar_view(s: Snapshot) -> Any:
         "[bold]chains[/]",
         ProgressBar(total=s.chains or None, completed=s.done, width=30),
         f"{s.done}/{s.chains} {percent}",
-        "ETA ?" if eta is None else f"ETA ~{hms(eta)}",
+        f"quota resets in {hms(s.quota_wait)}"
+        if s.quota_wait is not None
+        else "ETA ?"
+        if eta is None
+        else f"ETA ~{hms(eta)}",
     )
     counts = (
         f"  {s.pages} pages · {s.items} items · {s.requests} requests · "
@@ -181,7 +188,13 @@ class Progress:
             requests=p["requests"],
             elapsed=time.monotonic() - self.started,
             quota_left=self.quota_left(),
+            quota_wait=self.quota_wait(),
         )
+
+    def quota_wait(self) -> float | None:
+        """Seconds until requests held for the quota reset go again (None: none held)."""
+        middleware = find_quota_middleware(self.crawler)
+        return middleware.waiting_for_reset() if middleware is not None else None
 
     def quota_left(self) -> dict[str, tuple[int, int]]:
         """(left, limit) per family from the ledger, read at most every few seconds."""

@@ -198,6 +198,13 @@ class QuotaMiddleware:
         if self.ledger is not None:
             self.ledger.close()
 
+    def waiting_for_reset(self) -> float | None:
+        """Seconds until the requests held for the daily reset go again (None: none held)."""
+        if self._held_until is None:
+            return None
+        left = self._held_until - self.clock()
+        return left if left > 0 else None
+
     def family_of(self, request: Request) -> str:
         endpoint = request_endpoint(request)
         return (endpoint.family if endpoint else QuotaFamily.MAIN).value

@@ -188,8 +188,10 @@ async def test_wait_mode_holds_the_request_in_the_scheduler_until_the_apis_midni
     assert mw.stats.get_value("tiktok/quota/waited_seconds") == 7260
     assert mw.stats.get_value("tiktok/quota/held") == 1 and engine.closed == []
     assert "waiting 2 h 1 min" in caplog.text
+    assert mw.waiting_for_reset() == 7260  # what the progress display shows
     # After the API's midnight the held request books on the new day and goes.
     clock.now += 2 * 3600 + 60
+    assert mw.waiting_for_reset() is None
     assert await mw.process_request(held) is None
     assert held.meta[meta.QUOTA_RESERVED] == "main"
     assert mw.ledger.spent(CLIENT, "2024-05-02")["main"].requests == 1

@@ -224,17 +224,21 @@ async def test_page_records_and_crawl_document(server: mongomock.MongoClient) ->
     assert active_store(pipeline.crawler) is None
 
 
-async def test_process_item_waits_for_its_batch(server: mongomock.MongoClient) -> None:
-    pipeline = await open_pipeline(server, MONGODB_BATCH_SIZE=3)
-    items = videos("c1")[:3]
-    first = [asyncio.ensure_future(pipeline.process_item(i)) for i in items[:2]]
-    for _ in range(20):
-        await asyncio.sleep(0)  # let the tasks run as far as they can
-    assert not any(task.done() for task in first)
-    assert server["tiktok_research"]["videos"].count_documents({}) == 0
-    await pipeline.process_item(items[2])  # fills the batch: all three are written
-    await asyncio.gather(*first)
-    assert server["tiktok_research"]["videos"].count_documents({}) == 3
+async def test_an_idle_store_writes_at_once_and_batches_what_comes_meanwhile(
+    server: mongomock.MongoClient,
+) -> None:
+    """No item waits for a batch to fill (or for MONGODB_FLUSH_SECONDS, an hour here) while
+    nothing is being written; what queues during a write goes out as one batch after it."""
+    pipeline = await open_pipeline(server, MONGODB_BATCH_SIZE=100)
+    await pipeline.store.drain()
+    written = pipeline.store.batches_written
+    items = videos("c1")[:4]
+    await asyncio.wait_for(pipeline.process_item(items[0]), timeout=5)
+    assert server["tiktok_research"]["videos"].count_documents({}) == 1
+    assert pipeline.store.batches_written == written + 1
+    await asyncio.wait_for(asyncio.gather(*(pipeline.process_item(i) for i in items[1:])), 5)
+    assert server["tiktok_research"]["videos"].count_documents({}) == 4
+    assert pipeline.store.batches_written == written + 2  # the three together
     await finish(pipeline)
 
 

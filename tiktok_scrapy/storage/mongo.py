@@ -3,8 +3,9 @@
 ``MongoStore.write(writes)`` queues operations and returns only once they are in MongoDB:
 that is what lets the spider advance its resume checkpoint safely. Queued operations are
 sent in one ``bulk_write(ordered=False)`` per collection when the batch is full
-(``batch_size``), when the oldest has waited ``flush_seconds``, when the previous write has
-finished (so a busy crawl writes back to back), or on ``drain()``. Writes run in a single
+(``batch_size``), right away when no write is running (what one turn of the event loop
+queued goes together), when the previous write has finished (so a busy crawl writes back to
+back), when the oldest has waited ``flush_seconds``, or on ``drain()``. Writes run in a single
 worker thread with synchronous pymongo, in order. A connection failure is retried with
 backoff; if the server stays down every waiting write fails with ``MongoUnavailable``.
 """
@@ -101,6 +102,7 @@ class MongoStore:
         self._executor: ThreadPoolExecutor | None = None
         self._pending: list[tuple[Write, asyncio.Future[None]]] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._soon = False  # a flush is scheduled for the loop's next turn
         self._inflight: set[asyncio.Future[None]] = set()
         self.batches_written = 0
 
@@ -182,11 +184,18 @@ class MongoStore:
             now or len(self._pending) >= self.batch_size or self.flush_seconds <= 0
         ):
             self._flush()
+        elif self._pending and not self._inflight and not self._soon:
+            # Nothing being written: what this turn of the loop queues (a page's items) goes
+            # out together right after it, instead of waiting for the batch to fill; writes
+            # queued while that one runs go out as the next batch (group commit).
+            self._soon = True
+            loop.call_soon(self._flush)
         elif self._pending and self._timer is None:
             self._timer = loop.call_later(self.flush_seconds, self._flush)
         return futures
 
     def _flush(self) -> None:
+        self._soon = False
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

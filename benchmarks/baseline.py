@@ -11,6 +11,7 @@ and their ratio.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -31,11 +32,15 @@ def bench_baseline(
     print(f"baseline: CPU per video, this checkout against {ref}", flush=True)
     folder = Path(tempfile.mkdtemp(prefix="tiktok-bench-baseline-"))
     worktree = folder / "code"
-    subprocess.run(
+    added = subprocess.run(
         ["git", "-C", str(REPO), "worktree", "add", "--detach", str(worktree), ref],
-        check=True,
         capture_output=True,
+        text=True,
     )
+    if added.returncode != 0:
+        shutil.rmtree(folder, ignore_errors=True)
+        detail = (added.stderr.strip().splitlines() or ["git worktree add failed"])[-1]
+        raise SystemExit(f"--baseline {ref}: {detail} (give a commit, tag or branch of this repo)")
     try:
         sides = {"this checkout": REPO, ref: worktree}
         best: dict[str, Crawl] = {}
@@ -73,3 +78,4 @@ def bench_baseline(
             check=False,
             capture_output=True,
         )
+        shutil.rmtree(folder, ignore_errors=True)

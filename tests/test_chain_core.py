@@ -220,3 +220,16 @@ def test_daily_reopening_starts_finished_days_over(tmp_path: Path) -> None:
     reopened.reopen_finished(["users:username=a"])
     stored = reopened.open()
     assert stored[chain.id].state == OPEN and stored[chain.id].pages == 0
+
+
+def test_a_closed_feed_file_is_no_longer_flushed_before_commits(tmp_path: Path) -> None:
+    from tiktok_scrapy.feedstorage import PageFlushedFileFeedStorage
+
+    core = _core()
+    storage = PageFlushedFileFeedStorage.from_crawler(core.crawler, str(tmp_path / "a.jsonl"))
+    first = storage.open(None)
+    first.write(b'{"id": 1}\n')
+    core._commit(ChainState("c"))  # the commit hands the page's lines to the OS first
+    assert (tmp_path / "a.jsonl").read_bytes() == b'{"id": 1}\n'
+    first.close()  # e.g. a finished feed batch: its flush leaves the commit hooks
+    assert core._before_commit == []

@@ -44,6 +44,8 @@ from scrapy.settings import BaseSettings
 
 from tiktok_scrapy.api.endpoints import TOKEN_PATH, endpoint_for_url
 from tiktok_scrapy.closing import close_spider_soon
+from tiktok_scrapy.settings_check import check_value
+from tiktok_scrapy.settings_spec import SPEC
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider
@@ -52,7 +54,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 RECORD, REPLAY, OFF = "record", "replay", "off"
-MODES = (RECORD, REPLAY, OFF)
 META_KEY = "cassette"
 INDEX_FILE = "cassette.json"
 TOKEN_PLACEHOLDER = "<token>"
@@ -69,9 +70,6 @@ DROPPED_HEADERS = {b"set-cookie", b"authorization", b"content-length", b"transfe
 
 def cassette_mode(settings: BaseSettings) -> str:
     """CASSETTE_MODE, checked; ``scrapy check`` replays by default (never the network)."""
-    from tiktok_scrapy.settings_check import check_value  # the one validator (settings_spec)
-    from tiktok_scrapy.settings_spec import SPEC
-
     mode = str(settings.get("CASSETTE_MODE") or OFF).strip().lower()
     check_value(SPEC["CASSETTE_MODE"], mode)  # SettingsError (a ValueError), one line
     if mode == OFF and os.environ.get("SCRAPY_CHECK"):

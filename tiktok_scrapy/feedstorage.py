@@ -10,6 +10,7 @@ or once ``FLUSH_BYTES`` have piled up. One ``write`` syscall a page instead of o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,6 +29,7 @@ class LineBatchFile:
         self._raw = path.open(mode, buffering=0)
         self._parts: list[bytes] = []
         self._size = 0
+        self.on_close: Callable[[], None] | None = None
 
     def write(self, data: bytes) -> int:
         self._parts.append(bytes(data))
@@ -45,6 +47,9 @@ class LineBatchFile:
     def close(self) -> None:
         self.flush()
         self._raw.close()
+        if self.on_close is not None:
+            self.on_close()
+            self.on_close = None
 
     @property
     def closed(self) -> bool:
@@ -79,5 +84,5 @@ class PageFlushedFileFeedStorage(FileFeedStorage):
         file = LineBatchFile(path, self.write_mode)
         core = core_of(self.crawler)
         if core is not None:  # a crawl without chains has no commits to precede
-            core.before_commit(file.flush)
+            file.on_close = core.before_commit(file.flush)
         return file  # type: ignore[return-value]

@@ -106,9 +106,11 @@ class ChainCore:
     def stats(self) -> Any:
         return self.crawler.stats
 
-    def before_commit(self, hook: Callable[[], None]) -> None:
-        """Call ``hook()`` before each commit (feed files hand their lines to the OS)."""
+    def before_commit(self, hook: Callable[[], None]) -> Callable[[], None]:
+        """Call ``hook()`` before each commit (feed files hand their lines to the OS);
+        returns the function that stops it (a closed feed file)."""
         self._before_commit.append(hook)
+        return lambda: self._before_commit.remove(hook)
 
     def on_commit(self, hook: Callable[[ChainState], None]) -> None:
         """Call ``hook(state)`` after each chain state is committed (network levels)."""

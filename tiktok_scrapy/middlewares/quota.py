@@ -58,6 +58,7 @@ from tiktok_scrapy.quota_ledger import (
     SqliteLedger,
     format_duration,
 )
+from tiktok_scrapy.settings_check import checked
 from tiktok_scrapy.storage.backend import mongodb_uri
 
 if TYPE_CHECKING:
@@ -74,7 +75,6 @@ DOCUMENTED_LIMITS = {
     QuotaFamily.FOLLOW.value: 20000,
     QuotaFamily.ADLIB.value: 1000,
 }
-ON_EXHAUSTED = ("stop", "wait")
 
 
 class QuotaExhausted(IgnoreRequest):
@@ -164,8 +164,6 @@ class QuotaMiddleware:
         rate = settings.getfloat("TIKTOK_MAX_REQUESTS_PER_SECOND")
         if not enabled and rate <= 0:
             raise NotConfigured("TIKTOK_QUOTA_ENABLED is off and there is no rate cap")
-        from tiktok_scrapy.settings_check import checked  # the one validator (settings_spec)
-
         self.on_exhausted = checked(settings, "TIKTOK_QUOTA_ON_EXHAUSTED", str.lower)
         self.limits = daily_limits(settings)
         self.wait_margin = settings.getfloat("TIKTOK_QUOTA_WAIT_MARGIN")

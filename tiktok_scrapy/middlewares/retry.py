@@ -52,7 +52,6 @@ logger = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[Any]]  # the quota and token middlewares' waits
 PASS_THROUGH = frozenset({Outcome.QUOTA, Outcome.REFRESH_TOKEN})
-PROBE = meta.OUTAGE_PROBE
 
 
 class HeldForOutage(IgnoreRequest):
@@ -130,7 +129,7 @@ class ApiRetryMiddleware:
             return
         decision, until = self.breaker.decide()
         if decision is Decision.PROBE:
-            request.meta[PROBE] = True
+            request.meta[meta.OUTAGE_PROBE] = True
             logger.info("Outage: probing the API with %s.", describe(request))
             return
         if decision is Decision.HOLD:
@@ -184,7 +183,7 @@ class ApiRetryMiddleware:
         if self._skip(request) or request.meta.get(meta.CHAIN) is None:
             return None
         if isinstance(exception, IgnoreRequest):
-            if request.meta.pop(PROBE, False):
+            if request.meta.pop(meta.OUTAGE_PROBE, False):
                 self.breaker.probe_lost()
             return None
         if not isinstance(exception, self.exceptions):
@@ -205,7 +204,7 @@ class ApiRetryMiddleware:
             return
         event = self.breaker.record(
             failed,
-            probe=bool(request.meta.pop(PROBE, False)),
+            probe=bool(request.meta.pop(meta.OUTAGE_PROBE, False)),
             key=_failure_key(request) if failed else (),  # only failures are compared
         )
         if event is None:

@@ -5,9 +5,10 @@ token fetch (an asyncio lock), made with ``engine.download_async`` so it passes 
 middlewares (which leave ``tiktok_token_request`` alone). The token is renewed when less
 than ``TIKTOK_TOKEN_REFRESH_MARGIN`` seconds remain (at most half its lifetime), and after a
 401 ``access_token_invalid`` the request is resent once with a new token. Rejected
-credentials close the crawl (``invalid_credentials``); missing ones close it at open
-(``missing_credentials``) before anything is sent; an unreachable token endpoint is retried
-``TIKTOK_TOKEN_RETRY_TIMES`` times with backoff, then closes it (``token_unavailable``).
+credentials close the crawl (``invalid_credentials``); missing ones close it when the first
+request asks for a token (``missing_credentials``), before anything is sent; an
+unreachable token endpoint is retried ``TIKTOK_TOKEN_RETRY_TIMES`` times with backoff, then
+closes it (``token_unavailable``).
 The key, the secret and the token are never logged, put in stats or left on queued
 requests.
 

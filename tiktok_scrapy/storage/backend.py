@@ -17,8 +17,7 @@ from tiktok_scrapy.settings_check import SettingsError, check_value
 from tiktok_scrapy.settings_spec import SPEC
 
 SETTING = "TIKTOK_STORAGE_BACKEND"
-AUTO, MONGODB, FEEDS = "auto", "mongodb", "feeds"
-CHOICES = (AUTO, MONGODB, FEEDS)
+AUTO, MONGODB, FEEDS = "auto", "mongodb", "feeds"  # its choices (settings_spec declares them)
 
 
 def configured_uri(settings: Any) -> str | None:
